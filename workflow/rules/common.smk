@@ -1,0 +1,141 @@
+# Configuration loading and validation, derived lists, wildcard constraints and input functions
+# shared by every stage. All Python of the workflow lives here (rules stay declarative).
+import os
+import re
+from pathlib import Path
+
+from snakemake.common.configfile import load_configfile
+from snakemake.utils import update_config, validate
+
+from tomobench.structures.sources import resolve_structure_source
+from tomobench.workflow_support import code_dependencies
+
+REPO_ROOT = Path(workflow.basedir)
+DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+
+
+# A configuration given on the command line (--configfile) *replaces* the default one: the
+# default is only loaded when no --configfile was given (--config key=value still applies).
+if not workflow.config_settings.configfiles:
+    _defaults = load_configfile(str(DEFAULT_CONFIG))
+    update_config(_defaults, dict(config))
+    config.clear()
+    config.update(_defaults)
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+RUN_NAME = config["name"]
+SEED = config["seed"]
+DEVICE = config["device"]
+
+TOMOGRAM_IDS = list(range(config["tomograms"]["count"]))
+TRAINING_IDS = list(config["tomograms"]["training"])
+VALIDATION_IDS = list(config["tomograms"]["validation"])
+TEST_IDS = list(config["tomograms"]["test"])
+FINAL_VOXEL_NM = float(config["tomograms"]["voxel_size_nm"])
+SIMULATION_VOXEL_NM = FINAL_VOXEL_NM / config["tomograms"]["binning"]
+
+PROTEIN_CLASSES = list(config["structures"]["classes"])
+VESICLE_IDS = list(range(config["potential"]["vesicle_library_size"]))
+GOLD_IDS = list(range(config["potential"]["gold_library_size"]))
+
+METHODS = config["methods"]
+
+
+def _check_tomogram_roles():
+    """Fail early, naming the key, when the train/validation/test split is inconsistent."""
+    for key in ("training", "validation", "test"):
+        for i in config["tomograms"][key]:
+            if i not in TOMOGRAM_IDS:
+                raise ValueError(
+                    f"config key tomograms.{key}: tomogram {i} does not exist "
+                    f"(tomograms.count = {len(TOMOGRAM_IDS)})"
+                )
+    overlap = set(TEST_IDS) & (set(TRAINING_IDS) | set(VALIDATION_IDS))
+    if overlap:
+        raise ValueError(
+            f"config key tomograms.test: tomograms {sorted(overlap)} are also used for training/validation"
+        )
+
+
+_check_tomogram_roles()
+
+
+def _regex_alternatives(names):
+    """Regex matching exactly one of ``names`` (an unmatchable regex when empty)."""
+    if not names:
+        return "(?!x)x"
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+def methods_regex(*kinds):
+    """Regex of the configured method names whose ``kind`` is one of ``kinds``."""
+    return _regex_alternatives([m for m, p in METHODS.items() if p["kind"] in kinds])
+
+
+wildcard_constraints:
+    name=re.escape(RUN_NAME),
+    i=r"\d+",
+    pdb_id=r"[0-9][A-Za-z0-9]{3}",
+    k=r"\d+",
+    method=_regex_alternatives(list(METHODS)),
+
+
+def code(script_name):
+    """The script plus every tomobench module it imports (edits there rerun the rule)."""
+    script = REPO_ROOT / "workflow" / "scripts" / script_name
+    return [str(script), *code_dependencies(script)]
+
+
+def method_params(wildcards):
+    """The parameter dict of one method only (a change reruns that method alone)."""
+    return dict(METHODS[wildcards.method])
+
+
+def model_dir(wildcards):
+    return f"results/{wildcards.name}/data/model_{wildcards.i}"
+
+
+def structures_local_dir():
+    """Local structure folder: $TOMOBENCH_STRUCTURES, else config structures.local_dir."""
+    return os.environ.get("TOMOBENCH_STRUCTURES") or config["structures"]["local_dir"]
+
+
+def structure_source(wildcards):
+    """The structure file for ``{pdb_id}``: local file, else the RCSB download cache path."""
+    return str(
+        resolve_structure_source(
+            wildcards.pdb_id,
+            structures_local_dir(),
+            config["structures"]["cache_dir"],
+            config["structures"]["prefer"],
+        )
+    )
+
+
+def potential_files(wildcards):
+    """Potential maps of the run, grouped for ``unpack``: proteins, vesicles, gold."""
+    base = f"results/{wildcards.name}/potentials"
+    return {
+        "proteins": [f"{base}/{pdb}.mrc" for pdb in PROTEIN_CLASSES],
+        "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],
+        "gold": [f"{base}/gold_{k}.mrc" for k in GOLD_IDS],
+    }
+
+
+rule record_config:
+    output:
+        "results/{name}/config.yaml",
+    log:
+        "results/{name}/logs/record_config/record_config.log",
+    benchmark:
+        "results/{name}/benchmarks/record_config/record_config.tsv"
+    params:
+        config=config,
+    threads: 1
+    resources:
+        mem_mb=500,
+    conda:
+        "../../envs/tomobench.yaml"
+    script:
+        "../scripts/record_config.py"
