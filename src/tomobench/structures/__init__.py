@@ -1,0 +1,1 @@
+"""Structures and electrostatic potentials: sources, assemblies, potentials, vesicles, gold."""
