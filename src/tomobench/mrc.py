@@ -31,10 +31,11 @@ def read_mrc(path: str | os.PathLike, *, mmap: bool = False) -> tuple[np.ndarray
         if mmap:
             handle = mrcfile.mmap(path, mode="r", permissive=False)
             data = handle.data
+            voxel_size_nm = float(handle.voxel_size.x) / 10.0
         else:
             with mrcfile.open(path, mode="r", permissive=False) as handle:
                 data = np.array(handle.data)
-        voxel_size_nm = float(handle.voxel_size.x) / 10.0
+                voxel_size_nm = float(handle.voxel_size.x) / 10.0
     except (ValueError, OSError) as error:
         raise InputError(f"{path}: not a valid MRC file ({error})") from error
     return data, voxel_size_nm
