@@ -1,0 +1,158 @@
+"""The CZII cryo-ET object-identification metric (Kaggle 2024/25), beside the SHREC numbers.
+
+Per class, a candidate matches a ground-truth centre of the same class within
+``radius_fraction × particle radius`` (KD-tree ball query, distance ≤ threshold):
+
+- TP = number of distinct ground-truth particles matched by ≥ 1 candidate,
+- FP = candidates − TP (duplicates are false positives), FN = ground truth − TP,
+- precision = TP/(TP+FP), recall = TP/(TP+FN) (0 when the denominator is 0),
+- F-beta = (1+β²)·P·R / (β²·P + R) (0 when P + R = 0), β = 4 weighs recall heavily.
+
+Class labels match case-insensitively; candidates coordinates are used as given (no rounding,
+no clipping). 4V94 and vesicles are not scored (as in SHREC). The CZII challenge weighted its six
+classes; SHREC has no weights, so we report the micro F-beta (counts summed over classes) and the
+macro F-beta (mean over classes with ground truth).
+
+Particle radii (:data:`PARTICLE_RADIUS_NM`): the radius of the sphere with the particle volume
+of the SHREC 2021 paper's Table 1 (density threshold 0.5), ``r = (3V / 4π)^(1/3)``. This is the
+"physical" radius the CZII metric expects (its apo-ferritin radius, 6 nm, is the molecule's
+outer radius); the paper's "effective radius" ``3V/A`` is a shape factor, smaller than the
+particle for elongated complexes. Gold fiducials: half the mean bead diameter of the run
+(default 3.5 nm, the middle of ``potential.gold_diameter_nm`` = [4, 10] nm).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from tomobench.classes import CLASS_ID
+
+#: Particle volumes (nm³) of Table 1 of the SHREC 2021 paper (threshold density > 0.5).
+PAPER_VOLUME_NM3 = {
+    "1S3X": 90.82, "3QM1": 127.9, "3GL1": 196.5, "3H84": 347.0, "2CG9": 401.2, "3D2F": 516.0,
+    "1U6G": 499.3, "3CF3": 1136.0, "1BXN": 1021.0, "1QVR": 1354.0, "4CR2": 2675.0,
+    "5MRC": 6372.0,
+}
+DEFAULT_FIDUCIAL_RADIUS_NM = 3.5
+
+
+def volume_equivalent_radius_nm(volume_nm3: float) -> float:
+    """Radius (nm) of the sphere with volume ``volume_nm3``."""
+    return (3.0 * volume_nm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
+
+
+#: Particle radius (nm) per scored class, see the module docstring.
+PARTICLE_RADIUS_NM = {
+    **{name: volume_equivalent_radius_nm(v) for name, v in PAPER_VOLUME_NM3.items()},
+    "fiducial": DEFAULT_FIDUCIAL_RADIUS_NM,
+}
+#: Classes the CZII metric scores (the SHREC scored set).
+CZII_CLASSES = tuple(n for n in CLASS_ID if n not in ("background", "4V94", "vesicle"))
+
+
+def match_counts(
+    reference_zyx: np.ndarray, candidate_zyx: np.ndarray, threshold_voxels: float
+) -> tuple[int, int, int]:
+    """TP, FP, FN of one class: distinct references within ``threshold_voxels`` of a candidate.
+
+    Parameters
+    ----------
+    reference_zyx, candidate_zyx : ndarray
+        ``(n, 3)`` and ``(m, 3)`` coordinates in voxels (any consistent axis order).
+    threshold_voxels : float
+        Match distance (inclusive).
+    """
+    n_ref, n_cand = len(reference_zyx), len(candidate_zyx)
+    if n_ref == 0:
+        return 0, n_cand, 0
+    if n_cand == 0:
+        return 0, 0, n_ref
+    matches = cKDTree(candidate_zyx).query_ball_tree(cKDTree(reference_zyx), r=threshold_voxels)
+    tp = len({ref for group in matches for ref in group})
+    return tp, n_cand - tp, n_ref - tp
+
+
+def fbeta_from_counts(tp: int, fp: int, fn: int, beta: float) -> dict:
+    """Precision, recall and F-beta from counts (0 where a denominator is 0)."""
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    b2 = beta * beta
+    fbeta = (1 + b2) * precision * recall / (b2 * precision + recall) if precision + recall else 0.0
+    return {"TP": tp, "FP": fp, "FN": fn, "precision": precision, "recall": recall,
+            "fbeta": fbeta}
+
+
+def czii_from_counts(counts: dict[str, dict], beta: float, radius_fraction: float,
+                     radii_nm: dict[str, float] | None = None) -> dict:
+    """Assemble the CZII block from per-class ``{TP, FP, FN, support}`` counts (also used to sum
+    several tomograms)."""
+    per_class = {}
+    for name, c in counts.items():
+        per_class[name] = {**fbeta_from_counts(c["TP"], c["FP"], c["FN"], beta),
+                           "support": c["TP"] + c["FN"]}
+        if radii_nm and name in radii_nm:
+            per_class[name]["radius_nm"] = radii_nm[name]
+    totals = [sum(s[k] for s in per_class.values()) for k in ("TP", "FP", "FN")]
+    macro = [s["fbeta"] for s in per_class.values() if s["support"] > 0]
+    return {
+        "beta": beta,
+        "radius_fraction": radius_fraction,
+        "per_class": per_class,
+        "fbeta_micro": fbeta_from_counts(*totals, beta)["fbeta"],
+        "fbeta_macro": float(np.mean(macro)) if macro else math.nan,
+    }
+
+
+def czii_score(
+    truth,
+    picks: pd.DataFrame,
+    *,
+    radius_fraction: float = 0.5,
+    beta: float = 4.0,
+    fiducial_radius_nm: float | None = None,
+    radii_nm: dict[str, float] | None = None,
+) -> dict:
+    """CZII metric of a submission.
+
+    Parameters
+    ----------
+    truth : tomobench.evaluation.shrec.GroundTruth
+        Class names, centres ``(n, 3)`` ``(z, y, x)`` and voxel size.
+    picks : DataFrame
+        Columns ``class_name, x, y, z`` in voxels.
+    radius_fraction, beta : float
+        Match radius as a fraction of the particle radius; F-beta's beta.
+    fiducial_radius_nm : float, optional
+        Overrides the default fiducial radius.
+    radii_nm : dict, optional
+        Overrides particle radii (nm) per class.
+
+    Returns
+    -------
+    dict
+        ``{beta, radius_fraction, per_class: {name: {TP, FP, FN, precision, recall, fbeta,
+        support, radius_nm}}, fbeta_micro, fbeta_macro}``.
+    """
+    radii = dict(PARTICLE_RADIUS_NM)
+    if fiducial_radius_nm is not None:
+        radii["fiducial"] = float(fiducial_radius_nm)
+    radii.update(radii_nm or {})
+    truth_names = np.array(truth.class_names, dtype=object)
+    upper = {name.upper(): name for name in CZII_CLASSES}
+    pick_names = np.array([upper.get(str(n).upper(), "") for n in picks["class_name"]],
+                          dtype=object)
+    pick_zyx = picks[["z", "y", "x"]].to_numpy(dtype=np.float64).reshape(-1, 3)
+    present = [n for n in CZII_CLASSES if np.any(truth_names == n) or np.any(pick_names == n)]
+    counts = {}
+    for name in present:
+        if name not in radii:
+            raise KeyError(f"no CZII particle radius for class {name!r}")
+        threshold = radius_fraction * radii[name] / truth.voxel_size_nm
+        tp, fp, fn = match_counts(truth.centres_zyx[truth_names == name],
+                                  pick_zyx[pick_names == name], threshold)
+        counts[name] = {"TP": tp, "FP": fp, "FN": fn}
+    return czii_from_counts(counts, beta, radius_fraction, radii)
