@@ -1,0 +1,167 @@
+"""The paper's figures (matplotlib, no pyplot state; PNG + PDF without timestamps).
+
+- Figure 4-like: central slice of a test tomogram with ground truth and picks of each method.
+- Figure 9: cumulative (stacked) per-class F1 of each method.
+- Figure 10: per-class F1 against molecular weight.
+- Figure 11: confusion matrices of each method, classes ordered by molecular weight.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Circle
+
+from tomobench.evaluation.confusion import plot_confusion, reorder_confusion
+from tomobench.evaluation.czii import PARTICLE_RADIUS_NM
+
+
+def save_figure(figure: Figure, png_path: str | os.PathLike,
+                pdf_path: str | os.PathLike | None = None) -> None:
+    """Save as PNG (200 dpi) and PDF, reproducibly (no creation dates)."""
+    png_path = Path(png_path)
+    pdf_path = Path(pdf_path) if pdf_path else png_path.with_suffix(".pdf")
+    for path, metadata in ((png_path, {}), (pdf_path, {"CreationDate": None, "ModDate": None})):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        figure.savefig(tmp, dpi=200, metadata=metadata)
+        os.replace(tmp, path)
+
+
+def _class_colours(classes) -> dict[str, tuple]:
+    from matplotlib import colormaps
+
+    classes = list(classes)
+    cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
+    return {name: cmap(i % cmap.N) for i, name in enumerate(classes)}
+
+
+def weight_order(classes, weights_kda: Mapping[str, float]) -> list[str]:
+    """``classes`` light to heavy by ``weights_kda`` (classes without a weight last, in order)."""
+    weighted = sorted((c for c in classes if c in weights_kda), key=lambda c: weights_kda[c])
+    return weighted + [c for c in classes if c not in weights_kda]
+
+
+def cumulative_f1_figure(class_f1: pd.DataFrame) -> Figure:
+    """Figure 9: one horizontal bar per method, stacked per-class F1 (light to heavy classes)."""
+    classes = list(class_f1.columns)
+    colours = _class_colours(classes)
+    methods = list(class_f1.fillna(0).sum(axis=1).sort_values().index)
+    figure = Figure(figsize=(9, 1.6 + 0.55 * len(methods)), layout="constrained")
+    ax = figure.add_subplot()
+    left = np.zeros(len(methods))
+    for name in classes:
+        values = class_f1.loc[methods, name].fillna(0).to_numpy(dtype=float)
+        ax.barh(methods, values, left=left, color=colours[name], label=name, edgecolor="white",
+                linewidth=0.5)
+        left += values
+    for y, total in enumerate(left):
+        ax.text(total + 0.05, y, f"{total:.2f}", va="center", fontsize=9)
+    ax.set_xlim(0, max(len(classes), left.max(initial=0) + 0.6))
+    ax.set_xlabel(f"cumulative F1 over {len(classes)} classes")
+    ax.set_title("Cumulative classification F1")
+    ax.legend(ncols=min(7, len(classes)), fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.25 if len(methods) < 4 else -0.12), frameon=False)
+    return figure
+
+
+def f1_vs_weight_figure(class_f1: pd.DataFrame, weights_kda: Mapping[str, float]) -> Figure:
+    """Figure 10: per-class F1 of each method against molecular weight (proteins only)."""
+    proteins = weight_order([c for c in class_f1.columns if c in weights_kda], weights_kda)
+    figure = Figure(figsize=(9, 5), layout="constrained")
+    ax = figure.add_subplot()
+    positions = np.arange(len(proteins))
+    for method in class_f1.index:
+        ax.plot(positions, class_f1.loc[method, proteins].to_numpy(dtype=float), marker="o",
+                label=str(method))
+    ax.set_xticks(positions, labels=[f"{c}\n{weights_kda[c]:.0f} kDa" for c in proteins],
+                  rotation=45, ha="right", fontsize=9)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_ylabel("F1")
+    ax.set_xlabel("protein, by molecular weight")
+    ax.set_title("Classification F1 against molecular weight")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    return figure
+
+
+def confusion_matrices_figure(confusions: Mapping[str, pd.DataFrame],
+                              weights_kda: Mapping[str, float]) -> Figure:
+    """Figure 11: one confusion matrix per method; background, proteins light to heavy, rest."""
+    n = len(confusions)
+    columns = min(n, 2)
+    rows = int(np.ceil(n / columns))
+    labels = []
+    for frame in confusions.values():
+        labels.extend(name for name in frame.index if name not in labels)
+    order = ["background", *weight_order([c for c in labels if c != "background"], weights_kda)]
+    size = 2.5 + 0.4 * len(order)
+    figure = Figure(figsize=(columns * (size + 1.2), rows * size), layout="constrained")
+    for k, (method, frame) in enumerate(confusions.items()):
+        ax = figure.add_subplot(rows, columns, k + 1)
+        image = plot_confusion(ax, reorder_confusion(frame, order), title=str(method))
+        figure.colorbar(image, ax=ax, shrink=0.7, label="particles")
+    return figure
+
+
+def central_slice_figure(
+    tomogram: np.ndarray,
+    truth: pd.DataFrame,
+    picks: Mapping[str, pd.DataFrame],
+    *,
+    voxel_size_nm: float = 1.0,
+    title: str = "",
+    pick_depth_voxels: float = 2.0,
+) -> Figure:
+    """Figure 4-like: the central z slice with true particles (circles) and picks (crosses).
+
+    Parameters
+    ----------
+    tomogram : ndarray
+        ``(z, y, x)`` reconstruction.
+    truth : DataFrame
+        ``particle_locations`` (``class_name, x, y, z``); a particle is outlined where its
+        sphere (radius of :data:`PARTICLE_RADIUS_NM`) cuts the slice.
+    picks : mapping
+        Method → picks (``class_name, x, y, z``); picks within ``pick_depth_voxels`` of the
+        slice are drawn, coloured by their class.
+    """
+    z0 = tomogram.shape[0] // 2
+    image = np.asarray(tomogram[z0], dtype=np.float32)
+    low, high = np.percentile(image, [1, 99])
+    classes = sorted(set(truth["class_name"]) | {str(n) for p in picks.values()
+                                                 for n in p["class_name"]})
+    colours = _class_colours(classes)
+    panels = list(picks.items()) or [("ground truth", truth.iloc[:0])]
+    columns = min(len(panels), 3)
+    rows = int(np.ceil(len(panels) / columns))
+    aspect = image.shape[0] / image.shape[1]
+    figure = Figure(figsize=(4.6 * columns, 4.6 * aspect * rows + 0.9), layout="constrained")
+    for k, (method, method_picks) in enumerate(panels):
+        ax = figure.add_subplot(rows, columns, k + 1)
+        ax.imshow(image, cmap="gray", vmin=low, vmax=high, origin="lower")
+        for row in truth.itertuples(index=False):
+            radius = PARTICLE_RADIUS_NM.get(row.class_name, 10.0) / voxel_size_nm
+            dz = abs(row.z - z0)
+            if dz < radius:
+                ax.add_patch(Circle((row.x, row.y), np.sqrt(radius**2 - dz**2), fill=False,
+                                    color=colours[row.class_name], linewidth=1.0))
+        near = method_picks[np.abs(method_picks["z"] - z0) <= pick_depth_voxels]
+        for name, group in near.groupby("class_name"):
+            ax.scatter(group["x"], group["y"], marker="x", s=18, linewidths=1.0,
+                       color=colours.get(str(name), "red"))
+        ax.set_title(f"{method} ({len(near)} picks near z = {z0})", fontsize=10)
+        ax.set_xlabel("x (voxels)")
+        ax.set_ylabel("y (voxels)")
+    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor="none",
+                      color=colours[c], label=c) for c in classes]
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(7, len(classes)),
+                  fontsize=8, frameon=False)
+    figure.suptitle(title or f"central slice z = {z0}: circles ground truth, crosses picks")
+    return figure

@@ -1,0 +1,285 @@
+"""The paper's tables from per-method evaluation JSONs, and their published counterparts.
+
+Several test tomograms are combined by summing counts (RR, N, TP, FP, FN, MH, RO, the confusion
+matrices, the CZII counts) and recomputing the ratios; AD is the TP-weighted mean.
+Tables are written as CSV (full precision), Markdown and LaTeX (3 decimals, "–" for missing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tomobench.classes import SIZE_GROUPS, SIZE_ORDER
+from tomobench.errors import InputError
+from tomobench.evaluation.confusion import add_confusions, confusion_frame, one_vs_rest_statistics
+from tomobench.evaluation.czii import czii_from_counts
+from tomobench.paper import published
+
+LOCALIZATION_COLUMNS = ("RR", "TP", "FP", "FN", "MH", "RO", "AD", "Recall", "Precision",
+                        "Miss rate", "F1")
+_LOCALIZATION_KEYS = ("RR", "TP", "FP", "FN", "MH", "RO", "AD", "recall", "precision",
+                      "miss_rate", "F1")
+GROUP_TITLES = {"small": "Small", "medium": "Medium", "large": "Large"}
+
+
+def paper_name(method: str, params: Mapping) -> str | None:
+    """The paper's name for a configured method: its ``paper_name`` key, else by its kind."""
+    return params.get("paper_name") or published.PAPER_NAME_BY_KIND.get(params.get("kind"))
+
+
+def load_evaluation(path: str | os.PathLike) -> dict:
+    """Read one evaluation JSON written by the ``evaluate`` rule."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: cannot read evaluation JSON ({error})") from error
+    for key in ("localization", "classification"):
+        if key not in result:
+            raise InputError(f"{path}: not an evaluation file (no {key!r} block)")
+    return result
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def combine_evaluations(results: Sequence[dict]) -> dict:
+    """Sum the evaluations of one method over several tomograms.
+
+    Returns
+    -------
+    dict
+        ``{"localization": {RR, N, TP, FP, FN, MH, RO, AD, recall, precision, miss_rate, F1},
+        "confusion": DataFrame, "per_class": {name: stats}, "czii": {...}}``.
+    """
+    if not results:
+        raise InputError("no evaluation to combine")
+    counts = {k: sum(int(r["localization"][k]) for r in results)
+              for k in ("RR", "N", "TP", "FP", "FN", "MH", "RO")}
+    distance = sum(_number(r["localization"]["AD"]) * r["localization"]["TP"]
+                   for r in results if r["localization"]["TP"])
+    tp, n, rr = counts["TP"], counts["N"], counts["RR"]
+    recall = tp / n if n else math.nan
+    precision = tp / rr if rr else 0.0
+    f1 = 2 * recall * precision / (recall + precision) if recall + precision > 0 else 0.0
+    localization = {**counts, "AD": distance / tp if tp else math.nan, "recall": recall,
+                    "precision": precision, "miss_rate": 1 - recall, "F1": f1}
+    confusion = add_confusions([confusion_frame(r["classification"]) for r in results])
+    per_class = one_vs_rest_statistics(confusion.to_numpy(), list(confusion.index))
+    combined = {"localization": localization, "confusion": confusion, "per_class": per_class}
+    czii_blocks = [r["czii"] for r in results if r.get("czii")]
+    if czii_blocks:
+        czii_counts: dict[str, dict] = {}
+        for block in czii_blocks:
+            for name, s in block["per_class"].items():
+                c = czii_counts.setdefault(name, {"TP": 0, "FP": 0, "FN": 0})
+                for key in c:
+                    c[key] += int(s[key])
+        combined["czii"] = czii_from_counts(czii_counts, czii_blocks[0]["beta"],
+                                            czii_blocks[0]["radius_fraction"])
+    return combined
+
+
+def combine_methods(evaluation_files: Mapping[str, Sequence[str]]) -> dict[str, dict]:
+    """``{method: [json paths]}`` → ``{method: combined evaluation}`` (config order kept)."""
+    return {method: combine_evaluations([load_evaluation(p) for p in paths])
+            for method, paths in evaluation_files.items()}
+
+
+# --------------------------------------------------------------------------- our tables
+
+
+def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
+    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta)."""
+    rows = {}
+    for method, c in combined.items():
+        loc = c["localization"]
+        row = {col: loc[key] for col, key in zip(LOCALIZATION_COLUMNS, _LOCALIZATION_KEYS,
+                                                 strict=True)}
+        czii = c.get("czii")
+        row["CZII F-beta"] = czii["fbeta_micro"] if czii else math.nan
+        rows[method] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "Method"
+    return frame
+
+
+def table_classes(combined: Mapping[str, dict]) -> list[str]:
+    """Scored classes present in any evaluation, light to heavy, then fiducial."""
+    present = {name for c in combined.values() for name in c["per_class"] if name != "background"}
+    ordered = [name for name in SIZE_ORDER if name in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def class_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
+    """Table 4: per-class F1 (one-vs-rest of the confusion matrix), methods × classes."""
+    classes = table_classes(combined)
+    rows = {method: {name: c["per_class"].get(name, {}).get("F1", math.nan) for name in classes}
+            for method, c in combined.items()}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=classes)
+    frame.index.name = "Method"
+    return frame
+
+
+def size_group_table(weights_kda: Mapping[str, float]) -> pd.DataFrame:
+    """Table 5: size groups with the molecular-weight range (kDa) of our structures."""
+    rows = []
+    for group, members in SIZE_GROUPS.items():
+        present = [m for m in members if m in weights_kda]
+        weights = [weights_kda[m] for m in present]
+        span = f"{min(weights):.0f}-{max(weights):.0f}" if weights else ""
+        rows.append({"Group": GROUP_TITLES[group], "Weight (kDa)": span,
+                     "Proteins": ", ".join(present)})
+    return pd.DataFrame(rows).set_index("Group")
+
+
+def size_group_f1_table(class_f1: pd.DataFrame) -> pd.DataFrame:
+    """Table 6: mean per-class F1 over each size group's classes present (the paper's average)."""
+    columns = {}
+    for group, members in SIZE_GROUPS.items():
+        present = [m for m in members if m in class_f1.columns]
+        columns[GROUP_TITLES[group]] = (class_f1[present].mean(axis=1) if present
+                                        else pd.Series(math.nan, index=class_f1.index))
+    frame = pd.DataFrame(columns)
+    frame.index.name = "Method"
+    return frame
+
+
+# --------------------------------------------------------------------------- published tables
+
+
+def published_localization() -> pd.DataFrame:
+    columns = {"recall": "Recall", "precision": "Precision", "miss_rate": "Miss rate"}
+    frame = pd.DataFrame.from_dict(published.TABLE3_LOCALIZATION, orient="index",
+                                   columns=[columns.get(c, c) for c in published.TABLE3_COLUMNS])
+    frame.index.name = "Method"
+    return frame
+
+
+def published_class_f1() -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(published.TABLE4_CLASS_F1, orient="index",
+                                   columns=list(published.TABLE4_CLASSES))
+    frame.index.name = "Method"
+    return frame
+
+
+def published_size_groups() -> pd.DataFrame:
+    rows = [{"Group": GROUP_TITLES[g], "Weight (kDa)": w, "Proteins": ", ".join(p)}
+            for g, (w, p) in published.TABLE5_SIZE_GROUPS.items()]
+    return pd.DataFrame(rows).set_index("Group")
+
+
+def published_size_group_f1() -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(published.TABLE6_GROUP_F1, orient="index",
+                                   columns=list(GROUP_TITLES.values()))
+    frame.index.name = "Method"
+    return frame
+
+
+def versus_paper(ours: pd.DataFrame, paper: pd.DataFrame,
+                 paper_names: Mapping[str, str | None]) -> pd.DataFrame:
+    """Our rows beside the paper's, for the methods both have.
+
+    Parameters
+    ----------
+    ours, paper : DataFrame
+        Indexed by method name (ours: config names; paper: paper names).
+    paper_names : mapping
+        Our method name → paper name (None: not in the paper).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``Method, Paper method, Source`` (``tomobench`` | ``paper``) and the union of
+        the metric columns (ours first); two rows per shared method.
+    """
+    columns = list(ours.columns) + [c for c in paper.columns if c not in ours.columns]
+    rows = []
+    for method in ours.index:
+        name = paper_names.get(method)
+        if not name or name not in paper.index:
+            continue
+        rows.append({"Method": method, "Paper method": name, "Source": "tomobench",
+                     **ours.loc[method].to_dict()})
+        rows.append({"Method": method, "Paper method": name, "Source": "paper",
+                     **paper.loc[name].to_dict()})
+    return pd.DataFrame(rows, columns=["Method", "Paper method", "Source", *columns])
+
+
+# --------------------------------------------------------------------------- writing
+
+
+#: Columns printed as integers in Markdown/LaTeX.
+COUNT_COLUMNS = frozenset({"RR", "N", "TP", "FP", "FN", "MH", "RO"})
+
+
+def _cell(value, column: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)) or (column in COUNT_COLUMNS
+                                                and isinstance(value, (float, np.floating))):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _cells(row, columns) -> list[str]:
+    return [_cell(v, str(c)) for v, c in zip(row, columns, strict=True)]
+
+
+def _latex_escape(text: str) -> str:
+    for char, replacement in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"),
+                              ("$", r"\$"), ("#", r"\#"), ("_", r"\_"), ("–", "--")):
+        text = text.replace(char, replacement)
+    return text
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """GitHub Markdown table of ``frame`` (index as first column when named)."""
+    table = frame.reset_index() if frame.index.name else frame
+    header = [str(c) for c in table.columns]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(_cells(row, table.columns)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
+    """A booktabs LaTeX table of ``frame`` (index as first column when named)."""
+    table = frame.reset_index() if frame.index.name else frame
+    spec = "l" + "r" * (len(table.columns) - 1)
+    lines = [r"\begin{table}[ht]", r"\centering"]
+    if caption:
+        lines.append(r"\caption{" + _latex_escape(caption) + "}")
+    if label:
+        lines.append(r"\label{" + label + "}")
+    lines += [r"\begin{tabular}{" + spec + "}", r"\toprule",
+              " & ".join(_latex_escape(str(c)) for c in table.columns) + r" \\", r"\midrule"]
+    for row in table.itertuples(index=False):
+        lines.append(" & ".join(_latex_escape(c) for c in _cells(row, table.columns)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: str = "") -> None:
+    """Write ``frame`` as ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` beside ``csv_path``."""
+    from tomobench.particles import _write_text_atomic
+
+    csv_path = Path(csv_path)
+    stem = csv_path.with_suffix("")
+    csv_text = frame.to_csv(index=bool(frame.index.name), float_format="%.6g",
+                            lineterminator="\n")
+    _write_text_atomic(csv_path, csv_text)
+    _write_text_atomic(stem.with_suffix(".md"), to_markdown(frame))
+    _write_text_atomic(stem.with_suffix(".tex"),
+                       to_latex(frame, caption=caption, label=f"tab:{stem.name}"))

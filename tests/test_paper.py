@@ -1,0 +1,173 @@
+"""Paper tables and figures from small synthetic evaluation JSONs (real scorer output)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tomobench.evaluation.shrec import GroundTruth, json_ready, score_picks
+from tomobench.paper import published, tables, timings
+from tomobench.paper.figures import (
+    central_slice_figure,
+    confusion_matrices_figure,
+    cumulative_f1_figure,
+    f1_vs_weight_figure,
+    save_figure,
+)
+from tomobench.workflow_support import write_json
+
+CLASSES = ["1BXN", "3H84", "1S3X", "fiducial"]
+WEIGHTS_KDA = {"1BXN": 559.96, "3H84": 158.08, "1S3X": 42.75}
+METHODS = {"TM": {"kind": "tm"}, "DeepFinder": {"kind": "deepfinder"}, "DoG": {"kind": "dog"}}
+
+
+def small_truth(seed: int) -> GroundTruth:
+    """A 40³ volume with 8 cubic particles of the four classes."""
+    occupancy = np.zeros((40, 40, 40), dtype=np.int16)
+    names, centres = [], []
+    for k in range(8):
+        z, y, x = 5 + 4 * k, 8 + (seed + 3 * k) % 24, 6 + (5 * k) % 28
+        occupancy[z - 1:z + 2, y - 1:y + 2, x - 1:x + 2] = k + 1
+        names.append(CLASSES[k % 4])
+        centres.append((z, y, x))
+    return GroundTruth(tuple(names), np.array(centres), occupancy, 0, (40, 40, 40), 1.0)
+
+
+def method_picks(truth: GroundTruth, quality: int) -> pd.DataFrame:
+    """Hit the first ``quality`` particles (one mislabelled), plus one false positive."""
+    rows = []
+    for k in range(quality):
+        z, y, x = truth.centres_zyx[k]
+        name = truth.class_names[k] if k != 1 else "1BXN"
+        rows.append((name, x, y, z))
+    rows.append(("1S3X", 39, 39, 0))
+    return pd.DataFrame(rows, columns=["class_name", "x", "y", "z"])
+
+
+@pytest.fixture(scope="module")
+def evaluation_files(tmp_path_factory):
+    """Two test tomograms × three methods of evaluation JSONs, as the evaluate rule writes."""
+    root = tmp_path_factory.mktemp("evaluation")
+    files = {}
+    for method, quality in zip(METHODS, (4, 8, 6), strict=True):
+        for i in (3, 4):
+            truth = small_truth(i)
+            path = root / method / f"model_{i}.json"
+            write_json(path, json_ready(score_picks(truth, method_picks(truth, quality))))
+            files.setdefault(method, []).append(str(path))
+    return files
+
+
+def test_combining_tomograms_sums_counts(evaluation_files):
+    combined = tables.combine_methods(evaluation_files)
+    single = tables.load_evaluation(evaluation_files["DeepFinder"][0])
+    loc = combined["DeepFinder"]["localization"]
+    assert loc["TP"] == 2 * single["localization"]["TP"] and loc["N"] == 16
+    assert loc["recall"] == pytest.approx(loc["TP"] / 16)
+    assert int(combined["DeepFinder"]["confusion"].to_numpy().sum()) == 16
+
+
+def test_tables_contain_every_method_and_paper_rows(evaluation_files, tmp_path):
+    combined = tables.combine_methods(evaluation_files)
+    names = {m: tables.paper_name(m, p) for m, p in METHODS.items()}
+    assert names == {"TM": "TM", "DeepFinder": "DeepFinder", "DoG": None}
+    table3 = tables.localization_table(combined)
+    table4 = tables.class_f1_table(combined)
+    table6 = tables.size_group_f1_table(table4)
+    assert list(table4.columns) == ["1S3X", "3H84", "1BXN", "fiducial"]
+    assert table4.loc["DeepFinder", "1BXN"] == pytest.approx(0.8)  # 2 x (TP 2, FP 1: a 3H84)
+    assert math.isnan(table6.loc["TM", "Large"])
+    assert table6.loc["TM", "Small"] == pytest.approx(table4.loc["TM", ["1S3X", "3H84"]].mean())
+    for frame, paper in ((table3, tables.published_localization()),
+                         (table4, tables.published_class_f1()),
+                         (table6, tables.published_size_group_f1())):
+        assert set(frame.index) == set(METHODS)
+        both = tables.versus_paper(frame, paper, names)
+        assert list(both["Source"]) == ["tomobench", "paper"] * 2
+        assert set(both["Method"]) == {"TM", "DeepFinder"}
+    both3 = tables.versus_paper(table3, tables.published_localization(), names)
+    assert both3.loc[both3["Source"] == "paper", "TP"].tolist() == [1073, 1362]
+    tables.write_table(table3, tmp_path / "table3_localization.csv", caption="Localization")
+    text = {s: (tmp_path / f"table3_localization.{s}").read_text() for s in ("csv", "md", "tex")}
+    for method in METHODS:
+        assert all(method in t for t in text.values())
+    assert "\\toprule" in text["tex"] and text["md"].startswith("| Method |")
+    assert pd.read_csv(tmp_path / "table3_localization.csv", index_col=0).loc["TM", "TP"] == 8
+
+
+def test_size_group_table_uses_our_weights():
+    table5 = tables.size_group_table(WEIGHTS_KDA)
+    assert table5.loc["Small", "Proteins"] == "1S3X, 3H84"
+    assert table5.loc["Small", "Weight (kDa)"] == "43-158"
+    assert table5.loc["Medium", "Weight (kDa)"] == "560-560"
+    assert table5.loc["Large", "Proteins"] == ""
+    assert list(tables.published_size_groups().index) == ["Small", "Medium", "Large"]
+
+
+def test_published_numbers_are_consistent():
+    for method, row in published.TABLE3_LOCALIZATION.items():
+        values = dict(zip(published.TABLE3_COLUMNS, row, strict=True))
+        assert values["TP"] + values["FN"] in (1565, 1564), method  # 1,565 scored particles
+    for method, f1 in published.TABLE4_CLASS_F1.items():
+        small = np.mean(f1[:5])
+        assert small == pytest.approx(published.TABLE6_GROUP_F1[method][0], abs=6e-4), method
+    assert sum(published.TABLE2_TEST_COUNTS.values()) == 1565
+    assert published.duration_seconds("2h 6m") == 7560
+    assert published.duration_seconds("N/A") is None
+
+
+def test_timing_table_from_benchmark_tsvs(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    paths = {}
+    for name, seconds in (("train", [3700.0, 3500.0]), ("pick", [30.0]), ("match", [90.0])):
+        path = tmp_path / f"{name}.tsv"
+        path.write_text(header + "".join(f"{s}\t0\t1\t1\t1\t1\t0\t0\t0\t{s}\n" for s in seconds))
+        paths[name] = str(path)
+    table = timings.timing_table({"DeepFinder": [paths["train"]]},
+                                 {"DeepFinder": [paths["pick"]],
+                                  "TM": [paths["match"], paths["pick"]]})
+    assert table.loc["DeepFinder", "Training (s)"] == 3600.0
+    assert table.loc["DeepFinder", "Training stage"] == "1h"
+    assert table.loc["TM", "Inference (s)"] == 120.0
+    assert table.loc["TM", "Training stage"] == "N/A"
+    both = tables.versus_paper(table, timings.published_timings(), {"TM": "TM",
+                                                                    "DeepFinder": "DeepFinder"})
+    assert both.loc[both["Source"] == "paper", "Inference stage"].tolist() == ["20m", "4h 26m"]
+    assert timings.format_duration(7560) == "2h 6m"
+    assert timings.format_duration(184) == "3m 4s"
+
+
+def test_figures_render_every_method(evaluation_files, tmp_path):
+    combined = tables.combine_methods(evaluation_files)
+    class_f1 = tables.class_f1_table(combined)
+    for name, figure in (
+        ("figure9", cumulative_f1_figure(class_f1)),
+        ("figure10", f1_vs_weight_figure(class_f1, WEIGHTS_KDA)),
+        ("figure11", confusion_matrices_figure(
+            {m: c["confusion"] for m, c in combined.items()}, WEIGHTS_KDA)),
+    ):
+        texts = {t.get_text() for ax in figure.axes for t in
+                 [*ax.texts, ax.title, *(ax.get_legend().texts if ax.get_legend() else [])]}
+        texts |= {t.get_text() for ax in figure.axes for t in ax.get_yticklabels()}
+        for method in METHODS:
+            assert any(method in t for t in texts), (name, method)
+        save_figure(figure, tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 5000
+        assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_central_slice_figure_and_reproducible_output(tmp_path):
+    truth = small_truth(3)
+    tomogram = np.random.default_rng(0).normal(size=(40, 40, 40)).astype(np.float32)
+    frame = pd.DataFrame({"class_name": truth.class_names, "x": truth.centres_zyx[:, 2],
+                          "y": truth.centres_zyx[:, 1], "z": truth.centres_zyx[:, 0]})
+    picks = {m: method_picks(truth, 8).assign(z=20) for m in METHODS}
+    figure = central_slice_figure(tomogram, frame, picks)
+    assert [ax.get_title().split(" (")[0] for ax in figure.axes] == list(METHODS)
+    save_figure(figure, tmp_path / "a.png")
+    save_figure(central_slice_figure(tomogram, frame, picks), tmp_path / "b.png")
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
