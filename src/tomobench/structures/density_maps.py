@@ -1,0 +1,139 @@
+"""Potentials from density maps (MRC) for classes without an atomic model offline.
+
+A density map is in arbitrary units. It is turned into volts by a documented rule:
+
+1. negative densities are clipped to 0; the map is resampled (cubic spline) onto the
+   oversampled target grid, centred on its density centre of mass;
+2. the map is scaled so that its integral equals the potential integral of a protein of the
+   class's molecular mass: ``mass_kda × PROTEIN_POTENTIAL_V_NM3_PER_KDA`` (average protein
+   composition H498 C321 N85 O95 S2 per 7.13 kDa, Peng 1996 factors);
+3. the molecular volume is the densest part of the map whose volume equals that of protein at
+   1.35 g/cm³; inside it 4.5301 V (solvent) is subtracted and the absorption contrast
+   (protein − ice) is the imaginary part;
+4. the result is binned to the simulation voxel like atomic potentials.
+
+Documented real-part integral (V·nm³): ``mass × PROTEIN_POTENTIAL_V_NM3_PER_KDA − 4.5301 ×
+mass / (1.35 g/cm³)``, up to one fine voxel of the mask.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from scipy import ndimage
+
+from tomobench.errors import InputError
+from tomobench.mrc import read_mrc
+from tomobench.structures.absorption import absorption_potential_v
+from tomobench.structures.potential import (
+    ICE_POTENTIAL_V,
+    PotentialOptions,
+    bin_volume,
+    cube_size_voxels,
+)
+from tomobench.structures.scattering_factors import (
+    AVOGADRO_PER_MOL,
+    atom_potential_integral_v_nm3,
+)
+
+AVERAGE_PROTEIN_COMPOSITION = {"H": 498, "C": 321, "N": 85, "O": 95, "S": 2}
+PROTEIN_DENSITY_G_CM3 = 1.35
+
+#: Molecular masses (kDa) of the assemblies that are available offline only as maps: the values
+#: of the SHREC 2021 paper's Table 1 (computed there from the deposited models).
+ASSEMBLY_MASS_KDA = {"4CR2": 1309.28, "5MRC": 3325.59}
+
+
+def _protein_potential_per_kda() -> float:
+    import gemmi
+
+    mass = sum(n * gemmi.Element(e).weight for e, n in AVERAGE_PROTEIN_COMPOSITION.items())
+    integral = sum(
+        n * atom_potential_integral_v_nm3(e) for e, n in AVERAGE_PROTEIN_COMPOSITION.items()
+    )
+    return integral / (mass / 1000.0)
+
+
+PROTEIN_POTENTIAL_V_NM3_PER_KDA = _protein_potential_per_kda()
+
+
+def protein_volume_nm3(mass_kda: float) -> float:
+    """Volume (nm³) of ``mass_kda`` of protein at 1.35 g/cm³."""
+    return mass_kda * 1000.0 / (PROTEIN_DENSITY_G_CM3 * AVOGADRO_PER_MOL * 1e-21)
+
+
+def map_real_integral_target_v_nm3(mass_kda: float, solvent_exclusion: bool = True) -> float:
+    """The documented integral of the real potential of a map-based class (V·nm³)."""
+    target = mass_kda * PROTEIN_POTENTIAL_V_NM3_PER_KDA
+    if solvent_exclusion:
+        target -= ICE_POTENTIAL_V * protein_volume_nm3(mass_kda)
+    return target
+
+
+def assembly_mass_kda(pdb_id: str) -> float:
+    """Known assembly mass (kDa) of a map-only class, or ``InputError``."""
+    key = pdb_id.upper()
+    if key not in ASSEMBLY_MASS_KDA:
+        raise InputError(
+            f"structures.classes: no molecular mass known for map-only class {pdb_id} "
+            f"(known: {sorted(ASSEMBLY_MASS_KDA)}); provide an atomic model instead"
+        )
+    return ASSEMBLY_MASS_KDA[key]
+
+
+def map_potential(
+    path: str | os.PathLike, mass_kda: float, options: PotentialOptions
+) -> tuple[np.ndarray, dict]:
+    """Complex potential (V) of the density map at ``path`` (see module docstring).
+
+    Returns ``(potential (n, n, n) complex64, info dict)``.
+    """
+    options.validate()
+    density, map_voxel_nm = read_mrc(path)
+    density = np.clip(np.asarray(density, dtype=np.float64), 0.0, None)
+    if density.ndim != 3 or not density.any():
+        raise InputError(f"{path}: density map is empty or not 3-D")
+    com = np.array(ndimage.center_of_mass(density))
+    significant = np.argwhere(density > 0.01 * density.max())
+    radius_nm = float(np.sqrt((((significant - com) * map_voxel_nm) ** 2).sum(1)).max())
+    s = int(options.oversampling)
+    n = cube_size_voxels(radius_nm, options.voxel_size_nm, options.margin_nm)
+    fine_voxel_nm = options.voxel_size_nm / s
+    n_fine = n * s
+    # fine voxel k centre sits at ((k − (s−1)/2)/s − n//2)·voxel_size from the centre
+    axis_nm = ((np.arange(n_fine) - (s - 1) / 2.0) / s - n // 2) * options.voxel_size_nm
+    coords = [com[a] + axis_nm / map_voxel_nm for a in range(3)]
+    grid = np.meshgrid(*coords, indexing="ij")
+    sampled = ndimage.map_coordinates(density, grid, order=3, mode="constant", cval=0.0)
+    sampled = np.clip(sampled, 0.0, None)
+    total = sampled.sum()
+    if total <= 0:
+        raise InputError(f"{path}: density map has no positive density after resampling")
+    atoms_integral = mass_kda * PROTEIN_POTENTIAL_V_NM3_PER_KDA
+    real = sampled * (atoms_integral / (total * fine_voxel_nm**3))
+    fraction = np.zeros_like(real)
+    if options.solvent_exclusion != "none":
+        count = int(round(protein_volume_nm3(mass_kda) / fine_voxel_nm**3))
+        order = np.argsort(sampled, axis=None)[::-1][:count]
+        fraction.reshape(-1)[order] = 1.0
+        real -= ICE_POTENTIAL_V * fraction
+    potential = np.zeros((n,) * 3, dtype=np.complex64)
+    potential.real = bin_volume(real, s, options.binning_method)
+    if options.absorption and options.solvent_exclusion != "none":
+        contrast = absorption_potential_v("protein", options.voltage_kv) - absorption_potential_v(
+            "ice", options.voltage_kv
+        )
+        potential.imag = bin_volume(fraction, s, options.binning_method) * contrast
+    info = {
+        "shape": list(potential.shape),
+        "map_voxel_size_nm": map_voxel_nm,
+        "molecular_weight_kda": mass_kda,
+        "excluded_volume_nm3": float(fraction.sum()) * fine_voxel_nm**3,
+        "integral_real_v_nm3": float(potential.real.sum(dtype=np.float64))
+        * options.voxel_size_nm**3,
+        "target_integral_real_v_nm3": atoms_integral
+        - ICE_POTENTIAL_V * float(fraction.sum()) * fine_voxel_nm**3,
+        "max_radius_nm": radius_nm,
+    }
+    return potential, info
