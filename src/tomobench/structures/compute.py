@@ -1,0 +1,73 @@
+"""One entry point per structure: potential (atomic model or map) and its Table 1 row."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tomobench.structures.assembly import load_atomic_model
+from tomobench.structures.density_maps import assembly_mass_kda, map_potential
+from tomobench.structures.potential import PotentialOptions, atomic_potential
+from tomobench.structures.sources import source_kind
+from tomobench.structures.table1 import Table1Options, shape_metrics, table1_map
+
+
+def structure_potential(
+    path: str | os.PathLike, pdb_id: str, options: PotentialOptions, device: str = "cpu"
+) -> tuple[np.ndarray, dict]:
+    """Complex potential (V) and metadata of class ``pdb_id`` from its structure file.
+
+    Atomic models (PDB/mmCIF) go through ``atomic_potential``; maps (``.mrc``) through
+    ``map_potential`` with the documented assembly mass.
+    """
+    path = Path(path)
+    kind = source_kind(path)
+    if kind == "map":
+        potential, info = map_potential(path, assembly_mass_kda(pdb_id), options)
+        info.update(n_atoms=0, n_chains=0)
+    else:
+        model = load_atomic_model(path, implicit_hydrogens=options.implicit_hydrogens)
+        potential, info = atomic_potential(model, options, device=device)
+        info.update(
+            molecular_weight_kda=model.molecular_weight_kda(),
+            n_chains=model.n_chains,
+            explicit_hydrogens=model.explicit_hydrogens,
+        )
+    info.update(
+        pdb_id=pdb_id.upper(),
+        source_path=str(path),
+        source_kind=kind,
+        voxel_size_nm=options.voxel_size_nm,
+        options=options.as_dict(),
+        device=device,
+    )
+    return potential, info
+
+
+def table1_row(
+    path: str | os.PathLike,
+    pdb_id: str,
+    table_options: Table1Options,
+    potential_options: PotentialOptions,
+) -> dict:
+    """Table 1 values of one class (see ``tomobench.structures.table1``)."""
+    options = dataclasses.replace(
+        potential_options,
+        voxel_size_nm=table_options.voxel_size_nm,
+        solvent_exclusion="none",
+        absorption=False,
+        binning_method="average",
+    )
+    potential, info = structure_potential(path, pdb_id, options)
+    smooth = table1_map(potential.real, table_options.voxel_size_nm, table_options.blur_sigma_nm)
+    metrics = shape_metrics(smooth, table_options.voxel_size_nm, table_options.threshold_v)
+    return {
+        "pdb_id": pdb_id.upper(),
+        "source_kind": info["source_kind"],
+        "source_path": str(path),
+        "molecular_weight_kda": info["molecular_weight_kda"],
+        **metrics,
+    }

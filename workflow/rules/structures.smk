@@ -1,0 +1,151 @@
+# Structures and potentials: download cache, protein/vesicle/gold potentials, Table 1.
+
+
+def _potential_options():
+    p = config["potential"]
+    return {
+        "voxel_size_nm": SIMULATION_VOXEL_NM,
+        "oversampling": int(p["oversampling"]),
+        "binning_method": p["binning_method"],
+        "solvent_exclusion": p["solvent_exclusion"],
+        "absorption": bool(p["absorption"]),
+        "implicit_hydrogens": bool(p["implicit_hydrogens"]),
+        "voltage_kv": float(config["microscope"]["voltage_kv"]),
+    }
+
+
+def _all_structure_sources(wildcards):
+    return [structure_source(type("W", (), {"pdb_id": pdb})) for pdb in PROTEIN_CLASSES]
+
+
+def structure_outputs(name):
+    """Every potential file and the Table 1 files of run ``name``."""
+    base = f"results/{name}/potentials"
+    proteins = [f"{base}/{pdb}.{ext}" for pdb in PROTEIN_CLASSES for ext in ("mrc", "json")]
+    vesicles = [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS]
+    gold = [f"{base}/gold_{k}.mrc" for k in GOLD_IDS]
+    tables = [f"results/{name}/paper/table1_structures.{ext}" for ext in ("csv", "md", "tex")]
+    return proteins + vesicles + gold + tables
+
+
+rule fetch_structure:
+    input:
+        code=code("fetch_structure.py"),
+    output:
+        config["structures"]["cache_dir"] + "/{pdb_id}.cif",
+    log:
+        "resources/logs/fetch_structure/{pdb_id}.log",
+    benchmark:
+        "resources/benchmarks/fetch_structure/{pdb_id}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+    retries: 2
+    conda:
+        "../../envs/tomobench.yaml"
+    script:
+        "../scripts/fetch_structure.py"
+
+
+rule compute_potential:
+    input:
+        code=code("compute_potential.py"),
+        structure=structure_source,
+    output:
+        mrc="results/{name}/potentials/{pdb_id}.mrc",
+        json="results/{name}/potentials/{pdb_id}.json",
+    log:
+        "results/{name}/logs/compute_potential/{pdb_id}.log",
+    benchmark:
+        "results/{name}/benchmarks/compute_potential/{pdb_id}.tsv"
+    params:
+        options=_potential_options(),
+        device=DEVICE,
+    threads: 1
+    resources:
+        mem_mb=3000,
+        gpu=0,
+    conda:
+        "../../envs/tomobench.yaml"
+    script:
+        "../scripts/compute_potential.py"
+
+
+rule compute_vesicle_potential:
+    input:
+        code=code("compute_vesicle_potential.py"),
+    output:
+        "results/{name}/potentials/vesicle_{k}.mrc",
+    log:
+        "results/{name}/logs/compute_vesicle_potential/{k}.log",
+    benchmark:
+        "results/{name}/benchmarks/compute_vesicle_potential/{k}.tsv"
+    params:
+        seed=SEED,
+        voxel_size_nm=SIMULATION_VOXEL_NM,
+        diameter_nm=list(config["potential"]["vesicle_diameter_nm"]),
+        thickness_nm=float(config["potential"]["membrane_thickness_nm"]),
+        voltage_kv=float(config["microscope"]["voltage_kv"]),
+        oversampling=int(config["potential"]["oversampling"]),
+        absorption=bool(config["potential"]["absorption"]),
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/tomobench.yaml"
+    script:
+        "../scripts/compute_vesicle_potential.py"
+
+
+rule compute_gold_potential:
+    input:
+        code=code("compute_gold_potential.py"),
+    output:
+        "results/{name}/potentials/gold_{k}.mrc",
+    log:
+        "results/{name}/logs/compute_gold_potential/{k}.log",
+    benchmark:
+        "results/{name}/benchmarks/compute_gold_potential/{k}.tsv"
+    params:
+        seed=SEED,
+        voxel_size_nm=SIMULATION_VOXEL_NM,
+        diameter_nm=list(config["potential"]["gold_diameter_nm"]),
+        voltage_kv=float(config["microscope"]["voltage_kv"]),
+        oversampling=int(config["potential"]["oversampling"]),
+        absorption=bool(config["potential"]["absorption"]),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/tomobench.yaml"
+    script:
+        "../scripts/compute_gold_potential.py"
+
+
+rule table1_structures:
+    input:
+        code=code("table1_structures.py"),
+        structures=_all_structure_sources,
+    output:
+        csv=report(
+            "results/{name}/paper/table1_structures.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
+        md="results/{name}/paper/table1_structures.md",
+        tex="results/{name}/paper/table1_structures.tex",
+    log:
+        "results/{name}/logs/table1_structures/table1_structures.log",
+    benchmark:
+        "results/{name}/benchmarks/table1_structures/table1_structures.tsv"
+    params:
+        classes=PROTEIN_CLASSES,
+        options=_potential_options(),
+        table1={"voxel_size_nm": 1.0, "blur_sigma_nm": 0.4, "threshold_v": 0.5},
+    threads: 1
+    resources:
+        mem_mb=3000,
+    conda:
+        "../../envs/tomobench.yaml"
+    script:
+        "../scripts/table1_structures.py"
