@@ -1,0 +1,166 @@
+"""Sliding-window inference with overlap blending, memory-bounded along z.
+
+The volume ``(z, y, x)`` is covered by patches on a regular grid with stride
+``patch - overlap`` (rounded down to the network's alignment, so every patch sees the same
+pooling grid as whole-volume inference). Each patch output is weighted by a separable window
+that is zero for ``margin`` voxels at every patch border that is interior to the volume and
+then rises linearly over the rest of the overlap, so neighbouring windows sum to one. Voxels
+therefore get outputs computed at least ``margin`` voxels away from any artificial patch
+border: with ``margin`` at least the network's receptive-field radius, tiled inference equals
+whole-volume inference (up to float rounding) away from the volume borders.
+
+Outputs are accumulated in a buffer one patch deep in z and reduced (``argmax`` or kept) as
+soon as a z range is final, so memory is ``channels × patch_z × y × x`` and not the full volume.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+ACTIVATIONS = ("softmax", "sigmoid", "identity")
+
+
+def tile_starts(size: int, patch: int, step: int) -> list[int]:
+    """Starts of patches of length ``patch`` and stride ``step`` covering ``size`` voxels
+    (the last patch may run past ``size``; the volume is padded to ``starts[-1] + patch``)."""
+    if size <= patch:
+        return [0]
+    count = math.ceil((size - patch) / step) + 1
+    return [index * step for index in range(count)]
+
+
+def window_1d(patch: int, overlap: int, margin: int, first: bool, last: bool) -> np.ndarray:
+    """Blending weights along one axis of a patch (float64, length ``patch``).
+
+    Interior sides are zero over ``margin`` voxels and ramp linearly over
+    ``overlap - 2 * margin`` voxels; sides on the volume border keep weight one.
+    """
+    index = np.arange(patch, dtype=np.float64)
+    ramp_length = overlap - 2 * margin
+    if ramp_length > 0:
+        left = np.clip((index - margin + 0.5) / ramp_length, 0.0, 1.0)
+    else:
+        left = (index >= margin).astype(np.float64)
+    weights = np.ones(patch)
+    if not first:
+        weights = np.minimum(weights, left)
+    if not last:
+        weights = np.minimum(weights, left[::-1])
+    return weights
+
+
+def _activate(logits: torch.Tensor, activation: str) -> torch.Tensor:
+    logits = logits.float()
+    if activation == "softmax":
+        return torch.softmax(logits, dim=1)
+    if activation == "sigmoid":
+        return torch.sigmoid(logits)
+    if activation == "identity":
+        return logits
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def _geometry(shape, patch_shape, overlap, margin, alignment):
+    steps, starts, padded = [], [], []
+    for size, patch in zip(shape, patch_shape, strict=True):
+        if patch % alignment:
+            raise ValueError(f"inference patch size {patch} must be a multiple of {alignment}")
+        step = max(alignment, (patch - overlap) // alignment * alignment)
+        if overlap < 2 * margin or patch - 2 * margin < step:
+            raise ValueError(
+                f"inference overlap {overlap} must cover twice the margin {margin} "
+                f"(patch {patch})")
+        axis_starts = tile_starts(size, patch, step)
+        steps.append(step)
+        starts.append(axis_starts)
+        padded.append(axis_starts[-1] + patch)
+    return steps, starts, padded
+
+
+def sliding_window(
+    forward: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    volume: np.ndarray,
+    heads: dict[str, tuple[str, str]],
+    patch_shape: tuple[int, int, int],
+    overlap: int,
+    margin: int,
+    alignment: int = 1,
+    batch_size: int = 1,
+    device: torch.device | str = "cpu",
+    autocast: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run ``forward`` over ``volume`` patch by patch and blend the outputs.
+
+    Parameters
+    ----------
+    forward : callable taking ``(batch, 1, z, y, x)`` float32 and returning
+        ``{head: (batch, C, z, y, x)}`` logits.
+    volume : ``(z, y, x)`` float32 (already normalised).
+    heads : ``{head: (activation, reduction)}`` with activation in ``ACTIVATIONS`` and
+        reduction ``"argmax"`` (returns ``<head>_label`` uint8 channel indices and
+        ``<head>_max`` float32 maximum) or ``"none"`` (returns ``<head>`` float32
+        ``(C, z, y, x)``).
+    overlap, margin : voxels (see module docstring). ``alignment`` is the network's size
+        divisor ``2 ** poolings``.
+
+    Returns
+    -------
+    dict of arrays with the spatial shape of ``volume``.
+    """
+    volume = np.asarray(volume, dtype=np.float32)
+    steps, starts, padded = _geometry(volume.shape, patch_shape, overlap, margin, alignment)
+    pad = [(0, p - s) for p, s in zip(padded, volume.shape, strict=True)]
+    work = np.pad(volume, pad, mode="reflect") if any(p for _, p in pad) else volume
+    pz, py, px = patch_shape
+    windows = [
+        [window_1d(p, overlap, margin, i == 0, i == len(axis) - 1) for i in range(len(axis))]
+        for p, axis in zip(patch_shape, starts, strict=True)
+    ]
+    outputs: dict[str, list[np.ndarray]] = {}
+    buffers: dict[str, np.ndarray] | None = None
+    weight_sum = np.zeros((pz, padded[1], padded[2]), dtype=np.float32)
+    nz, ny, nx = volume.shape
+    yx_tiles = [(iy, ix) for iy in range(len(starts[1])) for ix in range(len(starts[2]))]
+    for iz, z0 in enumerate(starts[0]):
+        for first in range(0, len(yx_tiles), batch_size):
+            chunk = yx_tiles[first:first + batch_size]
+            batch = np.stack([work[z0:z0 + pz, starts[1][iy]:starts[1][iy] + py,
+                                   starts[2][ix]:starts[2][ix] + px] for iy, ix in chunk])
+            with torch.inference_mode(), torch.autocast(
+                    device_type=torch.device(device).type, dtype=torch.bfloat16,
+                    enabled=autocast):
+                logits = forward(torch.from_numpy(batch[:, None]).to(device))
+            results = {h: _activate(logits[h], act).cpu().numpy() for h, (act, _) in
+                       heads.items()}
+            if buffers is None:
+                buffers = {h: np.zeros((r.shape[1], pz, padded[1], padded[2]), np.float32)
+                           for h, r in results.items()}
+            for index, (iy, ix) in enumerate(chunk):
+                weight = (windows[0][iz][:, None, None] * windows[1][iy][None, :, None]
+                          * windows[2][ix][None, None, :]).astype(np.float32)
+                ys = slice(starts[1][iy], starts[1][iy] + py)
+                xs = slice(starts[2][ix], starts[2][ix] + px)
+                weight_sum[:, ys, xs] += weight
+                for head, result in results.items():
+                    buffers[head][:, :, ys, xs] += result[index] * weight
+        final = steps[0] if iz < len(starts[0]) - 1 else pz
+        keep = max(0, min(final, nz - z0))
+        norm = np.maximum(weight_sum[:keep, :ny, :nx], 1e-12)
+        for head, (_, reduction) in heads.items():
+            blended = buffers[head][:, :keep, :ny, :nx] / norm
+            if reduction == "argmax":
+                outputs.setdefault(f"{head}_label", []).append(
+                    blended.argmax(axis=0).astype(np.uint8))
+                outputs.setdefault(f"{head}_max", []).append(blended.max(axis=0))
+            elif reduction == "none":
+                outputs.setdefault(head, []).append(blended)
+            else:
+                raise ValueError(f"reduction must be 'argmax' or 'none', got {reduction!r}")
+            buffers[head] = np.concatenate(
+                [buffers[head][:, final:], np.zeros_like(buffers[head][:, :final])], axis=1)
+        weight_sum = np.concatenate([weight_sum[final:], np.zeros_like(weight_sum[:final])])
+    return {key: np.concatenate(parts, axis=-3) for key, parts in outputs.items()}

@@ -1,0 +1,346 @@
+"""Shared training loop, checkpoints and picking for every learning kind.
+
+Training draws class-balanced patches (``data.PatchSampler``) from the training tomograms,
+evaluates the loss on a fixed set of validation patches every ``validation_interval`` steps
+and keeps the weights with the lowest validation loss. Batches are drawn from
+``rng(seed, "learning", kind, "batch", step)`` and the weights are initialised from
+``torch_seed(seed, "learning", kind, "init")``, so a run is reproducible and a resumed run
+(from the training-state file written every ``checkpoint_interval`` steps) continues exactly
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tomobench.errors import InputError
+from tomobench.methods.learning.data import (
+    ClassTable,
+    PatchSampler,
+    TomogramData,
+    class_statistics,
+    normalize,
+    particle_centres,
+    patch_shape_of,
+)
+from tomobench.methods.learning.inference import sliding_window
+from tomobench.methods.learning.postprocess import to_picks
+from tomobench.methods.learning.registry import LearningKind, get_kind
+from tomobench.seeding import rng, torch_seed
+
+logger = logging.getLogger(__name__)
+
+
+def configure_threads(device: torch.device, threads: int) -> None:
+    """On CPU use exactly ``threads`` intra-op threads (Snakemake's ``threads``)."""
+    if device.type == "cpu" and threads > 0:
+        torch.set_num_threads(int(threads))
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """``torch.save`` ``payload`` (tensors, numbers, strings, lists, dicts) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a checkpoint weights-only (no pickled code runs); ``InputError`` if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt file or foreign pickle content
+        raise InputError(f"{path}: not a weights-only tomobench checkpoint ({error})") from error
+
+
+def build_network(kind: LearningKind, params: dict, n_classes: int, seed: int) -> torch.nn.Module:
+    """The kind's network with weights initialised from the seed (global torch RNG untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(torch_seed(seed, "learning", kind.name, "init"))
+        return kind.build_network(params, n_classes)
+
+
+def _to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for key, value in batch.items():
+        tensor = torch.from_numpy(value)
+        if key == "segmentation":
+            tensor = tensor.long()
+        tensors[key] = tensor.to(device, non_blocking=True)
+    return tensors
+
+
+def _fingerprint(kind: str, params: dict, seed: int, data_names: list[str]) -> str:
+    text = json.dumps([kind, params, seed, data_names], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _scheduler(optimizer, params: dict):
+    if params["lr_schedule"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=int(params["steps"]), eta_min=float(params["min_learning_rate"]))
+    if params["lr_schedule"] == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    raise InputError(f"training.lr_schedule must be constant or cosine, got "
+                     f"{params['lr_schedule']!r}")
+
+
+def _sampler(kind, tomograms, table, params, patch_shape) -> PatchSampler:
+    return PatchSampler(
+        inputs=[t.reconstruction for t in tomograms],
+        targets=[kind.make_targets(t, table, params) for t in tomograms],
+        centres=[particle_centres(t, table) for t in tomograms],
+        patch_shape=patch_shape,
+        shift_voxels=int(params["shift_voxels"]),
+        background_fraction=float(params["background_fraction"]),
+    )
+
+
+def _evaluate(network, kind, batches, params, device, autocast) -> float:
+    network.eval()
+    total = 0.0
+    with torch.no_grad():
+        for batch in batches:
+            tensors = _to_tensors(batch, device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                outputs = network(tensors["input"])
+            total += float(kind.loss(outputs, tensors, params)[0])
+    network.train()
+    return total / max(1, len(batches))
+
+
+def _check_patch(patch_shape, alignment: int, key: str) -> None:
+    if any(p % alignment for p in patch_shape):
+        raise InputError(f"{key} {list(patch_shape)} must be a multiple of {alignment} "
+                         "(2 ** number of poolings)")
+
+
+def train(
+    kind_name: str,
+    training: dict,
+    training_tomograms: list[TomogramData],
+    validation_tomograms: list[TomogramData],
+    seed: int,
+    device: torch.device | str = "cpu",
+    threads: int = 1,
+    state_path: str | os.PathLike | None = None,
+) -> tuple[dict, dict]:
+    """Train a learning kind and return ``(checkpoint, report)``.
+
+    Parameters
+    ----------
+    kind_name : a registered kind (``deepfinder``, ``mc_ds_net``, ...)
+    training : the method's ``training:`` config dict (defaults filled in)
+    training_tomograms, validation_tomograms : annotated tomograms (``data.load_tomogram``);
+        without validation tomograms the final weights are kept.
+    state_path : resumable training-state file; resumed when its fingerprint (kind, params,
+        seed, tomogram names) matches, deleted after a successful run.
+
+    Returns
+    -------
+    checkpoint : dict for ``save_checkpoint`` (weights of the best validation step plus the
+        kind, params, class table and per-class size statistics); ``report``: JSON-able
+        history (``training.json``).
+    """
+    kind = get_kind(kind_name)
+    params = kind.training_params(training)
+    device = torch.device(device)
+    configure_threads(device, threads)
+    if not training_tomograms:
+        raise InputError("tomograms.training: no training tomograms given")
+    table = ClassTable.from_tomograms(training_tomograms + validation_tomograms)
+    stats = class_statistics(training_tomograms, table)
+    patch_shape = patch_shape_of(params["patch_voxels"])
+    _check_patch(patch_shape, kind.alignment(params), "training.patch_voxels")
+    train_sampler = _sampler(kind, training_tomograms, table, params, patch_shape)
+    batch_size = int(params["batch_size"])
+    validation_batches = []
+    if validation_tomograms:
+        val_sampler = _sampler(kind, validation_tomograms, table, params, patch_shape)
+        val_rng = rng(seed, "learning", kind.name, "validation")
+        count = math.ceil(int(params["validation_patches"]) / batch_size)
+        validation_batches = [val_sampler.batch(val_rng, batch_size) for _ in range(count)]
+
+    network = build_network(kind, params, len(table.class_ids), seed).to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=float(params["learning_rate"]),
+                                 betas=(0.9, 0.999))
+    scheduler = _scheduler(optimizer, params)
+    autocast = bool(params["mixed_precision"]) and device.type == "cuda"
+    names = [t.name for t in training_tomograms] + [f"val:{t.name}" for t in
+                                                     validation_tomograms]
+    fingerprint = _fingerprint(kind.name, params, seed, names)
+    state = _resume(state_path, fingerprint, network, optimizer, scheduler)
+    step, history = state["step"], state["history"]
+    best = state["best"]
+    steps = int(params["steps"])
+    interval = max(1, int(params["validation_interval"]))
+    voxels_per_step = batch_size * int(np.prod(patch_shape))
+    logger.info("%s: %d parameters, classes %s, %d steps of %d x %s on %s", kind.name,
+                sum(p.numel() for p in network.parameters()), list(table.names), steps,
+                batch_size, list(patch_shape), device)
+    network.train()
+    clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
+    while step < steps:
+        batch = train_sampler.batch(rng(seed, "learning", kind.name, "batch", step), batch_size,
+                                    params["augment"])
+        tensors = _to_tensors(batch, device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+            outputs = network(tensors["input"])
+        loss, _terms = kind.loss(outputs, tensors, params)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{kind.name}: non-finite loss at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        window_loss += float(loss.detach())
+        window_steps += 1
+        if step % interval == 0 or step == steps:
+            elapsed = time.perf_counter() - clock
+            entry = {
+                "step": step,
+                "epoch": math.ceil(step / interval),
+                "training_loss": window_loss / window_steps,
+                "learning_rate": optimizer.param_groups[0]["lr"],
+            }
+            throughput = window_steps * voxels_per_step / max(elapsed, 1e-9)
+            if validation_batches:
+                entry["validation_loss"] = _evaluate(network, kind, validation_batches, params,
+                                                     device, autocast)
+            score = entry.get("validation_loss", -step)
+            if best is None or score < best["score"]:
+                best = {"score": score, "step": step,
+                        "state_dict": copy.deepcopy({k: v.detach().cpu() for k, v in
+                                                     network.state_dict().items()})}
+            history.append(entry)
+            logger.info(
+                "epoch %d step %d/%d loss %.4f val %s lr %.2e throughput %.3g voxels/s",
+                entry["epoch"], step, steps, entry["training_loss"],
+                f"{entry['validation_loss']:.4f}" if "validation_loss" in entry else "n/a",
+                entry["learning_rate"], throughput)
+            clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
+        if state_path and (step % int(params["checkpoint_interval"]) == 0) and step < steps:
+            _save_state(state_path, fingerprint, network, optimizer, scheduler, step, history,
+                        best)
+    checkpoint = {
+        "format": "tomobench-learning-1",
+        "kind": kind.name,
+        "training": params,
+        "seed": int(seed),
+        "class_ids": list(table.class_ids),
+        "class_names": list(table.names),
+        "class_stats": stats,
+        "best_step": int(best["step"]),
+        "state_dict": best["state_dict"],
+    }
+    report = {
+        "kind": kind.name,
+        "training": params,
+        "seed": int(seed),
+        "class_names": list(table.names),
+        "class_stats": stats,
+        "training_tomograms": [t.name for t in training_tomograms],
+        "validation_tomograms": [t.name for t in validation_tomograms],
+        "parameters": sum(p.numel() for p in network.parameters()),
+        "best_step": int(best["step"]),
+        "best_validation_loss": best["score"] if validation_batches else None,
+        "history": history,
+    }
+    if state_path:
+        Path(state_path).unlink(missing_ok=True)
+    return checkpoint, report
+
+
+def _empty_state() -> dict:
+    return {"step": 0, "history": [], "best": None}
+
+
+def _resume(state_path, fingerprint, network, optimizer, scheduler) -> dict:
+    if not state_path or not Path(state_path).is_file():
+        return _empty_state()
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unreadable leftovers: start over
+        logger.warning("ignoring unreadable training state %s (%s)", state_path, error)
+        return _empty_state()
+    if state.get("fingerprint") != fingerprint:
+        logger.info("training state %s belongs to another configuration: starting over",
+                    state_path)
+        return _empty_state()
+    network.load_state_dict(state["network"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    logger.info("resuming from %s at step %d", state_path, state["step"])
+    return {"step": int(state["step"]), "history": list(state["history"]), "best": state["best"]}
+
+
+def _save_state(path, fingerprint, network, optimizer, scheduler, step, history, best) -> None:
+    save_checkpoint(path, {
+        "fingerprint": fingerprint,
+        "network": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "history": history,
+        "best": best,
+    })
+
+
+def network_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu"
+                            ) -> tuple[LearningKind, torch.nn.Module]:
+    """Rebuild the kind's network and load the checkpoint weights (eval mode)."""
+    kind = get_kind(checkpoint["kind"])
+    network = kind.build_network(checkpoint["training"], len(checkpoint["class_ids"]))
+    network.load_state_dict(checkpoint["state_dict"])
+    return kind, network.to(device).eval()
+
+
+def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
+                 device: torch.device | str = "cpu", threads: int = 1) -> dict[str, np.ndarray]:
+    """Sliding-window network outputs for a raw ``(z, y, x)`` tomogram (normalised here)."""
+    device = torch.device(device)
+    configure_threads(device, threads)
+    kind, network = network_from_checkpoint(checkpoint, device)
+    params = kind.inference_params(inference)
+    patch_shape = patch_shape_of(params["patch_voxels"])
+    alignment = kind.alignment(checkpoint["training"])
+    _check_patch(patch_shape, alignment, "inference.patch_voxels")
+    return sliding_window(
+        network, normalize(volume), kind.heads, patch_shape,
+        overlap=int(params["overlap_voxels"]), margin=int(params["margin_voxels"]),
+        alignment=alignment, batch_size=int(params["batch_size"]), device=device,
+        autocast=device.type == "cuda" and bool(checkpoint["training"]["mixed_precision"]),
+    )
+
+
+def pick(checkpoint: dict, volume: np.ndarray, inference: dict,
+         device: torch.device | str = "cpu", threads: int = 1) -> pd.DataFrame:
+    """Picks (``class_name, x, y, z, score``, best score first) in one tomogram."""
+    kind = get_kind(checkpoint["kind"])
+    params = kind.inference_params(inference)
+    maps = predict_maps(checkpoint, volume, params, device, threads)
+    table = ClassTable(tuple(checkpoint["class_ids"]))
+    frame = kind.postprocess(maps, table, checkpoint["class_stats"], params)
+    return to_picks(frame)

@@ -1,0 +1,289 @@
+"""Learning pickers: training infrastructure, inference tiling, post-processing, both kinds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import ndimage
+
+from tomobench.classes import CLASS_ID
+from tomobench.errors import InputError
+from tomobench.methods.learning import (
+    KINDS,
+    load_checkpoint,
+    load_tomogram,
+    pick,
+    save_checkpoint,
+    train,
+)
+from tomobench.methods.learning import synthetic as syn
+from tomobench.methods.learning.augment import AUGMENT_MODES, augment, draw_transform
+from tomobench.methods.learning.inference import sliding_window
+from tomobench.methods.learning.networks import SegmentationUNet
+from tomobench.methods.learning.postprocess import (
+    connected_components,
+    maxpool_nms,
+    mean_shift_clusters,
+)
+from tomobench.methods.learning.registry import LearningKind, register
+from tomobench.particles import read_picks, write_picks
+
+RADII = {"5MRC": 5.0, "3QM1": 3.0}
+TINY_TRAINING = {"widths": [8, 8, 16], "patch_voxels": 24, "batch_size": 2,
+                 "validation_interval": 10, "validation_patches": 4, "shift_voxels": 2,
+                 "background_fraction": 0.0}
+TINY_INFERENCE = {"patch_voxels": 32, "overlap_voxels": 8, "margin_voxels": 2}
+
+
+@pytest.fixture(scope="module")
+def tomograms(tmp_path_factory):
+    """Three toy tomograms (two training, one validation) with planted spheres."""
+    root = tmp_path_factory.mktemp("learning")
+    loaded = []
+    for key in range(3):
+        directory = root / f"model_{key}"
+        syn.synthetic_tomogram(directory, (32, 48, 48), RADII, 12, seed=5, key=key, noise=0.3)
+        loaded.append(load_tomogram(syn.tomogram_paths(directory)))
+    return loaded
+
+
+def _recall(picks: pd.DataFrame, tomogram) -> float:
+    found, _, total = syn.localization_hits(picks, tomogram.occupancy)
+    return found / total
+
+
+# --- training -------------------------------------------------------------------------------
+
+def test_tiny_network_overfits_and_recovers_particles(tomograms):
+    training = {**TINY_TRAINING, "steps": 80, "learning_rate": 3e-3, "norm": "batch",
+                "cross_entropy_weight": 1.0}
+    checkpoint, report = train("deepfinder", training, tomograms[:1], tomograms[:1], seed=1)
+    losses = [entry["validation_loss"] for entry in report["history"]]
+    assert losses[-1] < 0.5 * losses[0]
+    picks = pick(checkpoint, tomograms[0].reconstruction, TINY_INFERENCE)
+    assert _recall(picks, tomograms[0]) >= 0.8
+    found, count, _ = syn.localization_hits(picks, tomograms[0].occupancy)
+    assert found / count >= 0.8  # few spurious or duplicate picks
+
+
+def test_training_is_deterministic_and_resumable(tomograms, tmp_path):
+    training = {**TINY_TRAINING, "steps": 6, "validation_interval": 3,
+                "checkpoint_interval": 3}
+    first, report = train("deepfinder", training, tomograms[:1], tomograms[2:], seed=7)
+    second, _ = train("deepfinder", training, tomograms[:1], tomograms[2:], seed=7)
+    for key, value in first["state_dict"].items():
+        assert torch.equal(value, second["state_dict"][key])
+
+    class Interrupt(RuntimeError):
+        pass
+
+    # Calls per step: 1 training; every 3 steps also 2 validation batches.
+    calls = {"n": 0, "fail_at": 7}  # the 5th training step, after the state saved at step 3
+    base = KINDS["deepfinder"]
+
+    def flaky_loss(outputs, batch, params):
+        calls["n"] += 1
+        if calls["n"] == calls["fail_at"]:
+            raise Interrupt
+        return base.loss(outputs, batch, params)
+
+    flaky = KINDS.get("deepfinder_flaky") or register(LearningKind(
+        name="deepfinder_flaky", build_network=base.build_network, alignment=base.alignment,
+        make_targets=base.make_targets, loss=flaky_loss, heads=base.heads,
+        postprocess=base.postprocess, training_defaults=base.training_defaults,
+        inference_defaults=base.inference_defaults))
+    state = tmp_path / "training_state.pt"
+    with pytest.raises(Interrupt):
+        train(flaky.name, training, tomograms[:1], tomograms[2:], seed=7, state_path=state)
+    assert state.is_file()
+    calls.update(n=0, fail_at=-1)
+    resumed, resumed_report = train(flaky.name, training, tomograms[:1], tomograms[2:], seed=7,
+                                    state_path=state)
+    assert calls["n"] == 3 + 2  # steps 4-6 and one validation: resumed, not restarted
+    assert not state.exists()
+    assert [entry["step"] for entry in resumed_report["history"]] == [3, 6]
+    uninterrupted, _ = train(flaky.name, training, tomograms[:1], tomograms[2:], seed=7)
+    for key, value in uninterrupted["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key])
+    assert report["best_step"] in (3, 6)
+
+
+def test_checkpoint_round_trip_weights_only(tomograms, tmp_path):
+    checkpoint, _ = train("mc_ds_net", {**TINY_TRAINING, "widths": [4, 8], "steps": 2},
+                          tomograms[:1], [], seed=3)
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, checkpoint)
+    loaded = load_checkpoint(path)
+    assert loaded["kind"] == "mc_ds_net" and loaded["class_ids"] == checkpoint["class_ids"]
+    for key, value in checkpoint["state_dict"].items():
+        assert torch.equal(value, loaded["state_dict"][key])
+    volume = tomograms[1].reconstruction
+    assert pick(checkpoint, volume, TINY_INFERENCE).equals(pick(loaded, volume, TINY_INFERENCE))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="bad.pt"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("kind", ["deepfinder", "mc_ds_net"])
+def test_methods_train_and_pick_end_to_end(kind, tomograms, tmp_path):
+    checkpoint, report = train(kind, {**TINY_TRAINING, "steps": 4, "validation_interval": 2},
+                               tomograms[:2], tomograms[2:], seed=11)
+    assert report["class_names"] == ["background", "3QM1", "5MRC"]
+    assert set(report["class_stats"]) == {"3QM1", "5MRC"}
+    assert len(report["history"]) == 2 and report["best_validation_loss"] is not None
+    picks = pick(checkpoint, tomograms[2].reconstruction * 7 + 3, TINY_INFERENCE)
+    assert list(picks.columns) == ["class_name", "x", "y", "z", "score"]
+    assert set(picks.class_name) <= {"3QM1", "5MRC"}
+    write_picks(tmp_path / "picks.txt", picks)
+    assert len(read_picks(tmp_path / "picks.txt")) == len(picks)
+
+
+def test_bad_configuration_is_reported(tomograms):
+    with pytest.raises(InputError, match="unknown keys.*'width'"):
+        train("deepfinder", {"width": [8, 16]}, tomograms[:1], [], seed=1)
+    with pytest.raises(InputError, match="unknown learning kind"):
+        train("nope", {}, tomograms[:1], [], seed=1)
+    with pytest.raises(InputError, match="multiple of 4"):
+        train("deepfinder", {"patch_voxels": 30}, tomograms[:1], [], seed=1)
+    with pytest.raises(InputError, match="exceeds the tomogram shape"):
+        train("deepfinder", {"patch_voxels": 64}, tomograms[:1], [], seed=1)
+
+
+def test_mismatched_volumes_are_rejected(tmp_path):
+    syn.synthetic_tomogram(tmp_path / "a", (16, 24, 24), RADII, 2, seed=1)
+    syn.synthetic_tomogram(tmp_path / "b", (16, 24, 32), RADII, 2, seed=1)
+    paths = syn.tomogram_paths(tmp_path / "a")
+    paths["class_mask"] = syn.tomogram_paths(tmp_path / "b")["class_mask"]
+    with pytest.raises(InputError, match="class_mask.mrc: shape"):
+        load_tomogram(paths)
+
+
+# --- augmentation ---------------------------------------------------------------------------
+
+def _wedge_mask(shape, tilt_max_deg=60.0):
+    kz = np.fft.fftfreq(shape[0])[:, None, None]
+    kx = np.fft.fftfreq(shape[2])[None, None, :]
+    return np.broadcast_to(np.abs(kz) > np.abs(kx) * np.tan(np.deg2rad(tilt_max_deg)) + 1e-9,
+                           shape)
+
+
+def test_wedge_augmentations_keep_the_missing_wedge():
+    shape = (24, 24, 24)
+    volume = syn.wedge_filter(np.random.default_rng(0).normal(size=shape), 60.0)
+    missing = _wedge_mask(shape)
+    # Odd-sized reflections shift the FFT grid; use an even cube and check the energy.
+    assert np.abs(np.fft.fftn(volume))[missing].max() < 1e-3
+    generator = np.random.default_rng(1)
+    for mode in ("wedge", "wedge_mirror"):
+        for _ in range(12):
+            (out,) = augment([volume], generator, mode)
+            leak = np.abs(np.fft.fftn(out))[missing & _wedge_mask(shape, 59)].max()
+            assert leak < 1e-3, mode
+    rotated = np.rot90(volume, axes=(1, 2))
+    assert np.abs(np.fft.fftn(rotated))[missing].max() > 1.0  # rot90 about z breaks it
+    seen = {draw_transform(generator, "extended")[1] for _ in range(40)}
+    assert seen == {False, True} and "extended" in AUGMENT_MODES
+
+
+def test_augment_transforms_inputs_and_targets_identically():
+    volume = np.arange(4 * 6 * 6, dtype=np.float32).reshape(1, 4, 6, 6)
+    labels = volume[0].astype(np.int64)
+    generator = np.random.default_rng(3)
+    for _ in range(10):
+        out, out_labels = augment([volume, labels], generator, "extended")
+        assert np.array_equal(out[0].astype(np.int64), out_labels)
+        assert sorted(out.ravel()) == sorted(volume.ravel())
+
+
+# --- inference tiling ----------------------------------------------------------------------
+
+def test_tiled_inference_equals_whole_volume():
+    torch.manual_seed(0)
+    conv = torch.nn.Sequential(torch.nn.Conv3d(1, 3, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv3d(3, 3, 3, padding=1)).eval()
+
+    def forward(x):
+        return {"out": conv(x)}
+
+    volume = np.random.default_rng(0).normal(size=(32, 40, 48)).astype(np.float32)
+    with torch.no_grad():
+        whole = conv(torch.from_numpy(volume)[None, None])[0].numpy()
+    tiled = sliding_window(forward, volume, {"out": ("identity", "none")}, (16, 16, 16),
+                           overlap=8, margin=2, batch_size=3)["out"]
+    assert tiled.shape == whole.shape
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    # A U-Net: equal away from the (reflect-padded) far borders once margin >= receptive field.
+    torch.manual_seed(1)
+    unet = SegmentationUNet(3, [4, 8], bottleneck_convs=2).eval()
+    volume = np.random.default_rng(1).normal(size=(40, 56, 56)).astype(np.float32)
+    with torch.no_grad():
+        whole = torch.softmax(unet(torch.from_numpy(volume)[None, None])["segmentation"], 1)
+    maps = sliding_window(unet, volume, {"segmentation": ("softmax", "none")}, (32, 32, 32),
+                          overlap=24, margin=12, alignment=2)["segmentation"]
+    np.testing.assert_allclose(maps[:, :-8, :-8, :-8], whole[0].numpy()[:, :-8, :-8, :-8],
+                               atol=1e-5)
+    reduced = sliding_window(unet, volume, {"segmentation": ("softmax", "argmax")},
+                             (32, 32, 32), overlap=24, margin=12, alignment=2)
+    assert np.array_equal(reduced["segmentation_label"], maps.argmax(0))
+
+
+# --- post-processing ------------------------------------------------------------------------
+
+def _blobs(shape, centres, radius, labels):
+    grid = np.indices(shape)
+    volume = np.zeros(shape, np.uint8)
+    for centre, label in zip(centres, labels, strict=True):
+        inside = sum((g - c) ** 2 for g, c in zip(grid, centre, strict=True)) <= radius ** 2
+        volume[inside] = label
+    return volume
+
+
+def test_connected_components_recover_blobs_majority_and_size_filter():
+    centres = [(8, 10, 10), (20, 30, 12), (10, 30, 32)]
+    labels = _blobs((28, 40, 44), centres, 3, [CLASS_ID["5MRC"], CLASS_ID["1BXN"], 14])
+    labels[8, 10, 10] = CLASS_ID["1BXN"]  # a minority voxel inside the first blob
+    labels[2, 2, 2] = CLASS_ID["1BXN"]   # a one-voxel speck
+    frame = connected_components(labels, min_size=5, exclude=(0, 14))
+    assert len(frame) == 2
+    found = {int(row.class_id): (row.z, row.y, row.x) for row in frame.itertuples()}
+    np.testing.assert_allclose(found[CLASS_ID["5MRC"]], centres[0], atol=1e-9)
+    np.testing.assert_allclose(found[CLASS_ID["1BXN"]], centres[1], atol=1e-9)
+    diagonal = np.zeros((5, 5, 5), np.uint8)
+    diagonal[1, 1, 1] = diagonal[2, 2, 2] = 1
+    assert len(connected_components(diagonal, connectivity=26)) == 1
+    assert len(connected_components(diagonal, connectivity=6)) == 2
+
+
+def test_mean_shift_separates_touching_blobs_per_class():
+    centres = [(12, 12, 12), (12, 12, 20), (12, 30, 20)]
+    labels = _blobs((24, 40, 32), centres, 4, [2, 2, 5])
+    assert len(connected_components(labels)) == 2  # the touching pair merges
+    frame = mean_shift_clusters(labels, {2: 4.0, 5: 4.0}, {2: 20, 5: 20})
+    assert len(frame) == 3
+    positions = frame[["z", "y", "x"]].to_numpy()
+    for centre in centres:
+        assert np.min(np.linalg.norm(positions - centre, axis=1)) < 1.0
+    assert len(mean_shift_clusters(labels, {2: 4.0, 5: 4.0}, {2: 20, 5: 1000})) == 2
+    mixed = labels.copy()
+    mixed[12, 30, 20:23] = 2  # a few voxels of another class inside the class-5 blob
+    merged = mean_shift_clusters(mixed, {2: 4.0, 5: 4.0}, {2: 1, 5: 1})
+    assert len(merged) == 3
+
+
+def test_maxpool_nms_recovers_peaks_above_threshold():
+    shape = (30, 40, 40)
+    peaks = [(8, 10, 10), (20, 25, 30), (15, 30, 8)]
+    heights = [1.0, 0.8, 0.2]
+    score = np.zeros(shape, np.float32)
+    for (z, y, x), height in zip(peaks, heights, strict=True):
+        score[z, y, x] = height
+    score = ndimage.gaussian_filter(score, 2.0)
+    score /= score.max()
+    frame = maxpool_nms(score, radius_voxels=4, threshold=0.5)
+    assert [tuple(r) for r in frame[["z", "y", "x"]].to_numpy()] == peaks[:2]
+    plateau = np.zeros((10, 10, 10), np.float32)
+    plateau[4:6, 4:6, 4:7] = 1.0
+    assert len(maxpool_nms(plateau, radius_voxels=1, threshold=0.5)) == 1
+    assert len(maxpool_nms(score, 4, 0.0, max_picks=2)) == 2

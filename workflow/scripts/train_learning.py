@@ -1,0 +1,36 @@
+"""Train one learning picker (rule train_learning): checkpoint.pt + training.json.
+
+Inputs are lists over the training then the validation tomograms
+(``params.training_ids + params.validation_ids``), one list per file kind.
+"""
+
+from pathlib import Path
+
+from tomobench.backend import torch_device
+from tomobench.methods.learning import TOMOGRAM_FILES, load_tomogram, save_checkpoint, train
+from tomobench.workflow_support import script_logger, write_json
+
+log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
+params = snakemake.params  # noqa: F821
+ids = list(params.training_ids) + list(params.validation_ids)
+tomograms = []
+for index, tomogram_id in enumerate(ids):
+    paths = {key: snakemake.input[key][index] for key in TOMOGRAM_FILES}  # noqa: F821
+    tomograms.append(load_tomogram(paths, name=f"model_{tomogram_id}"))
+    log.info("loaded model_%s %s", tomogram_id, tomograms[-1].shape)
+n_training = len(params.training_ids)
+device = torch_device(params.device)
+checkpoint_path = Path(snakemake.output.checkpoint)  # noqa: F821
+checkpoint, report = train(
+    params.kind,
+    dict(params.training),
+    tomograms[:n_training],
+    tomograms[n_training:],
+    seed=int(params.seed),
+    device=device,
+    threads=snakemake.threads,  # noqa: F821
+    state_path=checkpoint_path.with_name("training_state.pt"),
+)
+save_checkpoint(checkpoint_path, checkpoint)
+write_json(snakemake.output.report, report)  # noqa: F821
+log.info("best step %d; wrote %s", report["best_step"], checkpoint_path)
