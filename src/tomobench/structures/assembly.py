@@ -127,13 +127,29 @@ def read_structure(path: str | os.PathLike) -> gemmi.Structure:
     return structure
 
 
-def biological_assembly(structure: gemmi.Structure, path: str | os.PathLike) -> gemmi.Model:
+ASSEMBLY_MODES = ("biomolecule1", "shrec")
+
+
+def _operator_count(assembly: gemmi.Assembly) -> int:
+    return sum(len(generator.operators) for generator in assembly.generators)
+
+
+def biological_assembly(
+    structure: gemmi.Structure, path: str | os.PathLike, mode: str = "biomolecule1"
+) -> gemmi.Model:
     """Biomolecule 1 (REMARK 350 / ``_pdbx_struct_assembly``) of the first model.
 
-    Without assembly records the deposited first model is used.
+    Without assembly records the deposited first model is used. ``mode="shrec"`` mimics the
+    SHREC'21 preparation (Chimera): biomolecule 1 only when it has more than one operator,
+    otherwise the whole deposited model (so 3D2F and 3GL1 keep both copies of their
+    asymmetric unit, as the paper's molecular weights show).
     """
+    if mode not in ASSEMBLY_MODES:
+        raise InputError(f"structures.assembly: {mode!r} not in {ASSEMBLY_MODES}")
     model = structure[0]
     if not structure.assemblies:
+        return model
+    if mode == "shrec" and _operator_count(structure.assemblies[0]) <= 1:
         return model
     try:
         return gemmi.make_assembly(
@@ -143,13 +159,16 @@ def biological_assembly(structure: gemmi.Structure, path: str | os.PathLike) -> 
         raise InputError(f"{path}: cannot build biological assembly 1 ({error})") from None
 
 
+def _is_polymer_residue(residue: gemmi.Residue) -> bool:
+    info = gemmi.find_tabulated_residue(residue.name)
+    return info is not None and (info.is_amino_acid() or info.is_nucleic_acid())
+
+
 def _is_water_or_ion(residue: gemmi.Residue) -> bool:
     if residue.name.upper() in WATER_NAMES or residue.is_water():
         return True
     heavy = [a for a in residue if not a.is_hydrogen()]
-    info = gemmi.find_tabulated_residue(residue.name)
-    polymer = info is not None and (info.is_amino_acid() or info.is_nucleic_acid())
-    return len(heavy) == 1 and not polymer
+    return len(heavy) == 1 and not _is_polymer_residue(residue)
 
 
 def _residue_hydrogens(residue: gemmi.Residue) -> dict[str, int]:
@@ -170,7 +189,9 @@ def _residue_hydrogens(residue: gemmi.Residue) -> dict[str, int]:
     return {host: base + (1 if i < extra else 0) for i, host in enumerate(hosts)}
 
 
-def load_atomic_model(path: str | os.PathLike, *, implicit_hydrogens: bool = True) -> AtomicModel:
+def load_atomic_model(
+    path: str | os.PathLike, *, implicit_hydrogens: bool = True, assembly: str = "biomolecule1"
+) -> AtomicModel:
     """Read ``path`` and return the centred biological assembly without waters and ions.
 
     Raises
@@ -180,13 +201,12 @@ def load_atomic_model(path: str | os.PathLike, *, implicit_hydrogens: bool = Tru
     """
     path = Path(path)
     structure = read_structure(path)
-    model = biological_assembly(structure, path)
+    model = biological_assembly(structure, path, assembly)
     positions, elements, hydrogens = [], [], []
     explicit = any(a.is_hydrogen() for ch in model for r in ch for a in r)
     use_implicit = implicit_hydrogens and not explicit
-    chains = 0
+    polymer_chains = set()
     for chain in model:
-        kept = 0
         for residue in chain:
             if _is_water_or_ion(residue):
                 continue
@@ -197,8 +217,8 @@ def load_atomic_model(path: str | os.PathLike, *, implicit_hydrogens: bool = Tru
                 positions.append((atom.pos.z, atom.pos.y, atom.pos.x))
                 elements.append(normalise_element(atom.element.name))
                 hydrogens.append(h_counts.get(atom.name, 0))
-                kept += 1
-        chains += kept > 0
+            if _is_polymer_residue(residue):
+                polymer_chains.add(chain.name)
     if not positions:
         raise InputError(f"{path}: biological assembly 1 has no atoms after removing water/ions")
     positions_nm = np.asarray(positions, dtype=np.float64) / 10.0
@@ -210,7 +230,7 @@ def load_atomic_model(path: str | os.PathLike, *, implicit_hydrogens: bool = Tru
         positions_nm=positions_nm - centre,
         elements=elements_arr,
         hydrogen_counts=hydrogen_arr,
-        n_chains=chains,
+        n_chains=len(polymer_chains),
         source_path=str(path),
         explicit_hydrogens=explicit,
     )

@@ -29,7 +29,9 @@ def structure_potential(
         potential, info = map_potential(path, assembly_mass_kda(pdb_id), options)
         info.update(n_atoms=0, n_chains=0)
     else:
-        model = load_atomic_model(path, implicit_hydrogens=options.implicit_hydrogens)
+        model = load_atomic_model(
+            path, implicit_hydrogens=options.implicit_hydrogens, assembly=options.assembly
+        )
         potential, info = atomic_potential(model, options, device=device)
         info.update(
             molecular_weight_kda=model.molecular_weight_kda(),

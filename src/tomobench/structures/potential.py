@@ -63,6 +63,8 @@ class PotentialOptions:
     implicit_hydrogens: bool = True
     voltage_kv: float = 300.0
     margin_nm: float = 1.5
+    #: ``biomolecule1`` | ``shrec`` (see ``assembly.biological_assembly``)
+    assembly: str = "biomolecule1"
 
     def validate(self) -> None:
         if not self.voxel_size_nm > 0:
@@ -211,10 +213,16 @@ def _paint_spheres(mask, positions_vox, radius_vox: float, chunk: int = 20000) -
 
 
 def excluded_volume_fraction(
-    xp, model: AtomicModel, n_fine: int, fine_voxel_nm: float, positions_vox, implicit: bool
+    xp,
+    model: AtomicModel,
+    n_fine: int,
+    fine_voxel_nm: float,
+    positions_vox,
+    implicit: bool,
+    mask_voxel_max_nm: float = MASK_VOXEL_MAX_NM,
 ):
     """Fraction (0..1) of each fine voxel inside the union of the atoms' solvent spheres."""
-    sub = max(1, int(math.ceil(fine_voxel_nm / MASK_VOXEL_MAX_NM - 1e-9)))
+    sub = max(1, int(math.ceil(fine_voxel_nm / mask_voxel_max_nm - 1e-9)))
     mask_voxel_nm = fine_voxel_nm / sub
     mask = xp.zeros((n_fine * sub,) * 3, dtype=bool)
     positions_mask = positions_vox * sub + (sub - 1) / 2.0
