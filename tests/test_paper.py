@@ -102,7 +102,7 @@ def test_size_group_table_uses_our_weights():
     table5 = tables.size_group_table(WEIGHTS_KDA)
     assert table5.loc["Small", "Proteins"] == "1S3X, 3H84"
     assert table5.loc["Small", "Weight (kDa)"] == "43-158"
-    assert table5.loc["Medium", "Weight (kDa)"] == "560-560"
+    assert table5.loc["Medium", "Weight (kDa)"] == "560"
     assert table5.loc["Large", "Proteins"] == ""
     assert list(tables.published_size_groups().index) == ["Small", "Medium", "Large"]
 

@@ -148,9 +148,9 @@ def run_evaluate(args) -> None:
     )
     from tomobench.evaluation.shrec import (
         evaluate_submission,
-        format_report,
         json_ready,
         load_ground_truth_folder,
+        write_text_report,
     )
     from tomobench.particles import _write_text_atomic
     from tomobench.workflow_support import write_json
@@ -166,7 +166,7 @@ def run_evaluate(args) -> None:
             truth, path, mode=args.mode, czii_radius_fraction=args.czii_radius_fraction,
             czii_beta=args.czii_beta, fiducial_radius_nm=args.fiducial_radius_nm)
         write_json(args.out / f"{name}.json", json_ready(result))
-        _write_text_atomic(args.out / f"{name}.txt", format_report(result, title=str(path)))
+        write_text_report(args.out / f"{name}.txt", result, title=str(path))
         frame = confusion_frame(result["classification"])
         write_confusion_csv(args.out / f"{name}_confusion.csv", frame)
         if not args.no_plots:

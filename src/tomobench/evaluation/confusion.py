@@ -143,7 +143,7 @@ def plot_confusion(ax, frame: pd.DataFrame, *, title: str | None = None, annotat
         for (row, col), value in np.ndenumerate(counts):
             if value > 0:
                 colour = "white" if value > threshold else "black"
-                ax.text(col, row, f"{int(value)}", ha="center", va="center", fontsize=7,
+                ax.text(col, row, f"{int(value)}", ha="center", va="center", fontsize=9,
                         color=colour)
     return image
 

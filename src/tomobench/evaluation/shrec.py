@@ -485,6 +485,13 @@ def json_ready(value):
     return value
 
 
+def write_text_report(path: str | os.PathLike, result: dict, *, title: str = "") -> None:
+    """Write :func:`format_report` to ``path`` atomically."""
+    from tomobench.particles import _write_text_atomic
+
+    _write_text_atomic(Path(path), format_report(result, title=title))
+
+
 def format_report(result: dict, *, title: str = "") -> str:
     """Human-readable text report (the original's localisation block, the confusion matrix,
     per-class statistics, the CZII metric and warnings)."""

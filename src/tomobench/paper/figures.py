@@ -165,3 +165,20 @@ def central_slice_figure(
                   fontsize=8, frameon=False)
     figure.suptitle(title or f"central slice z = {z0}: circles ground truth, crosses picks")
     return figure
+
+
+def read_molecular_weights(paths) -> dict[str, float]:
+    """``{PDB id: molecular_weight_kda}`` from the potentials' JSON metadata files."""
+    import json
+
+    from tomobench.errors import InputError
+
+    weights = {}
+    for path in paths:
+        path = Path(path)
+        try:
+            meta = json.loads(path.read_text())
+            weights[meta.get("pdb_id") or path.stem] = float(meta["molecular_weight_kda"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise InputError(f"{path}: no molecular_weight_kda ({error})") from error
+    return weights

@@ -135,7 +135,8 @@ def size_group_table(weights_kda: Mapping[str, float]) -> pd.DataFrame:
     for group, members in SIZE_GROUPS.items():
         present = [m for m in members if m in weights_kda]
         weights = [weights_kda[m] for m in present]
-        span = f"{min(weights):.0f}-{max(weights):.0f}" if weights else ""
+        span = f"{min(weights):.0f}-{max(weights):.0f}" if len(weights) > 1 else ""
+        span = f"{weights[0]:.0f}" if len(weights) == 1 else span
         rows.append({"Group": GROUP_TITLES[group], "Weight (kDa)": span,
                      "Proteins": ", ".join(present)})
     return pd.DataFrame(rows).set_index("Group")
@@ -198,10 +199,10 @@ def versus_paper(ours: pd.DataFrame, paper: pd.DataFrame,
     Returns
     -------
     DataFrame
-        Columns ``Method, Paper method, Source`` (``tomobench`` | ``paper``) and the union of
-        the metric columns (ours first); two rows per shared method.
+        Columns ``Method, Paper method, Source`` (``tomobench`` | ``paper``) and our metric
+        columns (the paper's value or NaN where it has none); two rows per shared method.
     """
-    columns = list(ours.columns) + [c for c in paper.columns if c not in ours.columns]
+    columns = list(ours.columns)
     rows = []
     for method in ours.index:
         name = paper_names.get(method)

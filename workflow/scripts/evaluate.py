@@ -1,0 +1,32 @@
+"""Score one method's picks on one test tomogram as SHREC 2021 did (rule evaluate)."""
+
+from tomobench.evaluation.confusion import confusion_frame, write_confusion_csv
+from tomobench.evaluation.shrec import (
+    evaluate_submission,
+    json_ready,
+    load_ground_truth,
+    write_text_report,
+)
+from tomobench.workflow_support import script_logger, write_json
+
+log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
+inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
+settings = dict(snakemake.params.evaluation)  # noqa: F821
+truth = load_ground_truth(inputs.locations, inputs.occupancy)
+log.info("ground truth %s: %d particles, volume %s", inputs.locations, len(truth.class_names),
+         truth.volume_shape)
+result = evaluate_submission(
+    truth,
+    inputs.picks,
+    mode=settings["mode"],
+    czii_radius_fraction=settings["czii_radius_fraction"],
+    czii_beta=settings["czii_beta"],
+    fiducial_radius_nm=settings["fiducial_radius_nm"],
+)
+for warning in result["warnings"]:
+    log.warning(warning)
+loc = result["localization"]
+log.info("%s: TP %d FP %d FN %d F1 %.5f", inputs.picks, loc["TP"], loc["FP"], loc["FN"], loc["F1"])
+write_confusion_csv(outputs.confusion, confusion_frame(result["classification"]))
+write_text_report(outputs.text, result, title=inputs.picks)
+write_json(outputs.json, json_ready(result))

@@ -1,0 +1,12 @@
+"""Figure 10: per-class F1 of each method against molecular weight."""
+
+from tomobench.paper import tables
+from tomobench.paper.figures import f1_vs_weight_figure, read_molecular_weights, save_figure
+from tomobench.workflow_support import script_logger
+
+log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations))
+weights_kda = read_molecular_weights(inputs.potentials)
+log.info("molecular weights (kDa): %s", weights_kda)
+save_figure(f1_vs_weight_figure(class_f1, weights_kda), output.png, output.pdf)

@@ -1,0 +1,14 @@
+"""Table 7: training and inference time per method from the benchmark TSVs, beside the paper's."""
+
+from tomobench.paper import tables, timings
+from tomobench.workflow_support import script_logger
+
+log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
+params, output = snakemake.params, snakemake.output  # noqa: F821
+stages = params.benchmarks
+ours = timings.timing_table(stages["training"], stages["inference"])
+log.info("table 7:\n%s", ours.to_string())
+tables.write_table(ours, output.csv, caption="Training and inference wall time, tomobench")
+paper = tables.versus_paper(ours, timings.published_timings(), params.paper_names)
+tables.write_table(paper, output.csv_paper,
+                   caption="Timings: tomobench beside the published Table 7")
