@@ -5,23 +5,7 @@
 # ---------------------------------------------------------------------------------------------
 
 
-def evaluation_outputs(name):
-    """Evaluation JSONs of every configured method on every test tomogram of run ``name``."""
-    return expand(
-        "results/{name}/evaluation/{method}/model_{i}.json",
-        name=name,
-        method=list(METHODS),
-        i=TEST_IDS,
-    )
-
-
-def evaluation_params(wildcards):
-    """Scoring settings (the evaluation config block plus the run's gold bead radius)."""
-    gold_diameter_nm = config["potential"]["gold_diameter_nm"]
-    return {
-        **config["evaluation"],
-        "fiducial_radius_nm": (gold_diameter_nm[0] + gold_diameter_nm[1]) / 4.0,
-    }
+include: "evaluation_functions.smk"
 
 
 rule evaluate:
@@ -38,12 +22,12 @@ rule evaluate:
         "results/{name}/logs/evaluate/{method}_model_{i}.log",
     benchmark:
         "results/{name}/benchmarks/evaluate/{method}_model_{i}.tsv"
-    params:
-        evaluation=evaluation_params,
+    conda:
+        "../../envs/tomobench.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../../envs/tomobench.yaml"
+    params:
+        evaluation=evaluation_params,
     script:
         "../scripts/evaluate.py"

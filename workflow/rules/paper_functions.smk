@@ -1,0 +1,168 @@
+# Constants and input/param functions of paper.smk (kept apart from the rules, as
+# snakemake --lint asks).
+import re
+
+from tomobench.paper.published import PAPER_NAME_BY_KIND
+
+PAPER = "results/{name}/paper"
+#: Benchmark TSVs that make up a method's inference stage, by kind (Table 7). Template matching
+#: is shared by TM and TM-F, so both count it (the paper's "TM-F/TM" row).
+INFERENCE_RULES = {
+    "dog": ("pick_dog",),
+    "tm": ("match_templates", "pick_template_matching"),
+    "tm_f": ("match_templates", "pick_template_matching"),
+    **{kind: ("pick_learning",) for kind in LEARNING_KINDS},
+}
+TRAINING_RULES = {kind: ("train_learning",) for kind in LEARNING_KINDS}
+TABLES = {
+    3: ("table3_localization", "localization"),
+    4: ("table4_class_f1", "per-class F1"),
+    5: ("table5_size_groups", "size groups"),
+    6: ("table6_size_group_f1", "size-group F1"),
+    7: ("table7_timings", "timings"),
+}
+FIGURES = {
+    4: ("figure4_central_slice", "central slice with picks"),
+    9: ("figure9_cumulative_f1", "cumulative F1"),
+    10: ("figure10_f1_vs_weight", "F1 against molecular weight"),
+    11: ("figure11_confusion_matrices", "confusion matrices"),
+}
+
+
+def paper_names():
+    """Our method name -> the paper's (its paper_name key, else by kind; None if not in it)."""
+    return {
+        method: params.get("paper_name") or PAPER_NAME_BY_KIND.get(params["kind"])
+        for method, params in METHODS.items()
+    }
+
+
+def paper_outputs(name):
+    """Every paper table (both versions, three formats) and figure (PNG, PDF) of run ``name``."""
+    files = [
+        f"results/{name}/paper/table1_structures.{ext}" for ext in ("csv", "md", "tex")
+    ]
+    for stem, _ in TABLES.values():
+        for version in ("", "_vs_paper"):
+            files += [
+                f"results/{name}/paper/{stem}{version}.{ext}"
+                for ext in ("csv", "md", "tex")
+            ]
+    for stem, _ in FIGURES.values():
+        files += [f"results/{name}/paper/{stem}.{ext}" for ext in ("png", "pdf")]
+    return files
+
+
+def table_outputs(number):
+    """Named, report-flagged outputs of table ``number``: csv/md/tex and *_paper versions."""
+    stem, topic = TABLES[number]
+    outputs = {}
+    for version, suffix, key in (
+        ("tomobench", "", ""),
+        ("beside the paper", "_vs_paper", "_paper"),
+    ):
+        for ext in ("csv", "md", "tex"):
+            outputs[f"{ext}{key}"] = report(
+                f"{PAPER}/{stem}{suffix}.{ext}",
+                caption=f"../report/table{number}.rst",
+                category="Tables",
+                subcategory=f"Table {number}: {topic}",
+                labels={"table": str(number), "numbers": version, "format": ext},
+            )
+    return outputs
+
+
+def figure_outputs(number):
+    """Named, report-flagged outputs of figure ``number``: png and pdf."""
+    stem, topic = FIGURES[number]
+    return {
+        ext: report(
+            f"{PAPER}/{stem}.{ext}",
+            caption=f"../report/figure{number}.rst",
+            category="Figures",
+            subcategory=f"Figure {number}: {topic}",
+            labels={"figure": str(number), "format": ext},
+        )
+        for ext in ("png", "pdf")
+    }
+
+
+def method_evaluations(wildcards):
+    """{method: [evaluation JSON of each test tomogram]} for the run."""
+    return {
+        method: [
+            f"results/{wildcards.name}/evaluation/{method}/model_{i}.json"
+            for i in TEST_IDS
+        ]
+        for method in METHODS
+    }
+
+
+def evaluation_files(wildcards):
+    return [path for paths in method_evaluations(wildcards).values() for path in paths]
+
+
+def potential_metadata(wildcards):
+    """The potentials' JSON metadata (molecular_weight_kda) of the run's proteins."""
+    return [
+        f"results/{wildcards.name}/potentials/{pdb}.json" for pdb in PROTEIN_CLASSES
+    ]
+
+
+def _benchmark_files(rule_name, name, method):
+    """The benchmark TSVs of rule ``rule_name`` for one method on the test tomograms."""
+    pattern = str(getattr(rules, rule_name).benchmark)
+    values = {
+        "name": [name],
+        "method": [method],
+        "i": TEST_IDS,
+        "pdb_id": PROTEIN_CLASSES,
+        "chunk": list(range(config["template_matching"]["rotation_chunks"])),
+    }
+    wildcards = set(re.findall(r"{(\w+)}", pattern))
+    unknown = wildcards - set(values)
+    if unknown:
+        raise ValueError(
+            f"paper.smk (Table 7): benchmark of rule {rule_name} has wildcards {sorted(unknown)} "
+            "it cannot fill; add them to _benchmark_files"
+        )
+    return sorted(set(expand(pattern, **{w: values[w] for w in wildcards})))
+
+
+def _stage_benchmarks(name, rules_by_kind, stage):
+    files = {}
+    for method, params in METHODS.items():
+        if params["kind"] not in INFERENCE_RULES:
+            raise ValueError(
+                f"config key methods.{method}.kind: no {stage} timing rule known"
+            )
+        files[method] = [
+            path
+            for rule_name in rules_by_kind.get(params["kind"], ())
+            for path in _benchmark_files(rule_name, name, method)
+        ]
+    return files
+
+
+def timing_benchmarks(wildcards):
+    """Table 7 inputs: {"training": {method: [TSV]}, "inference": {method: [TSV]}}."""
+    return {
+        "training": _stage_benchmarks(wildcards.name, TRAINING_RULES, "training"),
+        "inference": _stage_benchmarks(wildcards.name, INFERENCE_RULES, "inference"),
+    }
+
+
+def timing_files(wildcards):
+    """Exactly the benchmark TSVs Table 7 reads (training and inference of every method)."""
+    stages = timing_benchmarks(wildcards)
+    return sorted(
+        {p for stage in stages.values() for paths in stage.values() for p in paths}
+    )
+
+
+def central_slice_picks(wildcards):
+    """Picks of every method on the first test tomogram (Figure 4)."""
+    return {
+        method: f"results/{wildcards.name}/picks/{method}/model_{TEST_IDS[0]}.txt"
+        for method in METHODS
+    }
