@@ -302,6 +302,14 @@ def test_slab_release_with_slab_frame_coordinates(tmp_path, truth):
     assert score_picks(slab, fixture_picks())["localization"]["TP"] == 13
 
 
+def test_columns_after_z_are_ignored_as_by_the_organisers(tmp_path, release_folders):
+    picks = tmp_path / "angles.txt"
+    picks.write_text("1BXN 150 300 250 12.5 90.0 45.0\n1BXN 151 300 250 model-a note\n")
+    truth = load_ground_truth_folder(release_folders / "cube")
+    loc = evaluate_submission(truth, picks)["localization"]
+    assert (loc["RR"], loc["TP"], loc["MH"]) == (2, 1, 1)
+
+
 def test_bad_inputs_name_file_and_line(tmp_path, release_folders):
     bad = tmp_path / "bad.txt"
     bad.write_text("1BXN 1 2 3\n1BXN 4 five 6\n")

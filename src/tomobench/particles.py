@@ -72,11 +72,12 @@ def write_particle_locations(path: str | os.PathLike, frame: pd.DataFrame) -> No
     _write_text_atomic(Path(path), "".join(lines))
 
 
-def read_picks(path: str | os.PathLike) -> pd.DataFrame:
+def read_picks(path: str | os.PathLike, *, score_column: bool = True) -> pd.DataFrame:
     """Read a submission ``<class> <x> <y> <z> [score ...]``; malformed lines name file:line.
 
     Returns a DataFrame with columns ``class_name, x, y, z, score`` (float coordinates,
-    score NaN when absent), in file order.
+    score NaN when absent), in file order. With ``score_column=False`` every column after z is
+    ignored (score NaN), as the SHREC 2021 evaluation script does.
     """
     path = Path(path)
     if not path.is_file():
@@ -94,7 +95,7 @@ def read_picks(path: str | os.PathLike) -> pd.DataFrame:
                 )
             try:
                 x, y, z = (float(v) for v in fields[1:4])
-                score = float(fields[4]) if len(fields) > 4 else math.nan
+                score = float(fields[4]) if score_column and len(fields) > 4 else math.nan
             except ValueError as error:
                 raise InputError(f"{path}:{line_number}: {error}") from error
             if not all(math.isfinite(v) for v in (x, y, z)):

@@ -135,6 +135,7 @@ rule figure_central_slice:
     params:
         methods=list(METHODS),
         tomogram=f"model_{TEST_IDS[0]}",
+        radii_nm=central_slice_radii_nm(),
     script:
         "../scripts/figure_central_slice.py"
 

@@ -160,6 +160,15 @@ def timing_files(wildcards):
     )
 
 
+def central_slice_radii_nm():
+    """Outline radii (nm) of the run's vesicles and gold beads (middle of the size ranges)."""
+    potential = config["potential"]
+    return {
+        "vesicle": sum(potential["vesicle_diameter_nm"]) / 4.0,
+        "fiducial": sum(potential["gold_diameter_nm"]) / 4.0,
+    }
+
+
 def central_slice_picks(wildcards):
     """Picks of every method on the first test tomogram (Figure 4)."""
     return {

@@ -13,6 +13,7 @@ picks = {method: read_picks(inputs[method]) for method in params.methods}
 log.info("%s %s: %d particles; picks %s", params.tomogram, tomogram.shape, len(truth),
          {m: len(p) for m, p in picks.items()})
 figure = central_slice_figure(tomogram, truth, picks, voxel_size_nm=voxel_size_nm,
+                              radii_nm=dict(params.radii_nm),
                               title=f"{params.tomogram}: central slice, circles ground truth, "
                                     "crosses picks")
 save_figure(figure, output.png, output.pdf)

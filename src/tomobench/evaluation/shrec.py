@@ -449,7 +449,7 @@ def evaluate_submission(
     """
     from tomobench.evaluation.czii import czii_score
 
-    picks = read_picks(picks_path)
+    picks = read_picks(picks_path, score_column=False)  # columns after z are ignored
     result = score_picks(truth, picks, mode=mode)
     result["czii"] = czii_score(
         truth,

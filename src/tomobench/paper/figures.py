@@ -118,6 +118,7 @@ def central_slice_figure(
     voxel_size_nm: float = 1.0,
     title: str = "",
     pick_depth_voxels: float = 2.0,
+    radii_nm: Mapping[str, float] | None = None,
 ) -> Figure:
     """Figure 4-like: the central z slice with true particles (circles) and picks (crosses).
 
@@ -131,7 +132,11 @@ def central_slice_figure(
     picks : mapping
         Method → picks (``class_name, x, y, z``); picks within ``pick_depth_voxels`` of the
         slice are drawn, coloured by their class.
+    radii_nm : mapping, optional
+        Outline radius (nm) per class, overriding :data:`PARTICLE_RADIUS_NM` (e.g. the run's
+        vesicle and gold bead sizes).
     """
+    radii = {**PARTICLE_RADIUS_NM, **(radii_nm or {})}
     z0 = tomogram.shape[0] // 2
     image = np.asarray(tomogram[z0], dtype=np.float32)
     low, high = np.percentile(image, [1, 99])
@@ -147,7 +152,7 @@ def central_slice_figure(
         ax = figure.add_subplot(rows, columns, k + 1)
         ax.imshow(image, cmap="gray", vmin=low, vmax=high, origin="lower")
         for row in truth.itertuples(index=False):
-            radius = PARTICLE_RADIUS_NM.get(row.class_name, 10.0) / voxel_size_nm
+            radius = radii.get(row.class_name, 10.0) / voxel_size_nm
             dz = abs(row.z - z0)
             if dz < radius:
                 ax.add_patch(Circle((row.x, row.y), np.sqrt(radius**2 - dz**2), fill=False,
