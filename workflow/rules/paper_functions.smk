@@ -16,7 +16,7 @@ INFERENCE_RULES = {
 TRAINING_RULES = {kind: ("train_learning",) for kind in LEARNING_KINDS}
 TABLES = {
     3: ("table3_localization", "localization"),
-    4: ("table4_class_f1", "per-class F1"),
+    4: ("table4_classification", "per-class F1"),
     5: ("table5_size_groups", "size groups"),
     6: ("table6_size_group_f1", "size-group F1"),
     7: ("table7_timings", "timings"),
