@@ -71,7 +71,8 @@ def _positive(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tomobench", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="tomobench", description="Score particle picks as SHREC 2021 did "
+                     "(plus the CZII metric) and export picks as STAR files.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
     evaluate = commands.add_parser(
