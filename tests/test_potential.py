@@ -197,3 +197,13 @@ def test_gpu_matches_cpu():
     cpu, _ = atomic_potential(model, options, device="cpu")
     gpu, _ = atomic_potential(model, options, device="cuda")
     np.testing.assert_allclose(gpu, cpu, atol=1e-4 * np.abs(cpu).max())
+
+
+def test_gaussian_solvent_model_removes_displaced_volumes():
+    model = _model([[0.01, 0.02, -0.03], [0.4, -0.2, 0.1]], ["C", "N"], np.array([2, 1]))
+    base = dict(voxel_size_nm=0.1, oversampling=1, binning_method="average", absorption=False)
+    gaussian, _ = atomic_potential(model, PotentialOptions(solvent_exclusion="gaussian", **base))
+    plain, _ = atomic_potential(model, PotentialOptions(solvent_exclusion="none", **base))
+    lost = (plain.real.astype(np.float64) - gaussian.real).sum() * 0.1**3
+    displaced_a3 = (16.44 + 2 * 5.15) + (2.49 + 5.15)
+    assert lost == pytest.approx(ICE_POTENTIAL_V * displaced_a3 * 1e-3, rel=1e-3)

@@ -252,6 +252,8 @@ def test_small_model_is_centred_with_implicit_hydrogens(tmp_path):
 def test_1bxn_assembly_has_16_chains():
     model = load_atomic_model(SHARED / "atomic" / "1bxn.pdb")
     assert model.n_chains == 16
+    # L8S8 sequence mass (the paper lists 559.96 kDa)
+    assert model.sequence_weight_kda == pytest.approx(TABLE1["1BXN"][1], rel=0.01)
 
 
 @needs_shared

@@ -143,7 +143,7 @@ rule table1_structures:
     params:
         classes=PROTEIN_CLASSES,
         options=_potential_options(),
-        table1={"voxel_size_nm": 1.0, "blur_sigma_nm": 0.4, "threshold_v": 0.5},
+        table1={"voxel_size_nm": 0.5, "blur_sigma_nm": 0.6, "threshold_v": 0.75},
     threads: 1
     resources:
         mem_mb=3000,

@@ -67,6 +67,9 @@ class AtomicModel:
     n_chains: int
     source_path: str
     explicit_hydrogens: bool
+    #: mass of the deposited polymer sequences (SEQRES / entity_poly, modelled or not) of the
+    #: assembly's chains (kDa), or None when the file has no sequences
+    sequence_weight_kda: float | None = None
 
     @property
     def n_atoms(self) -> int:
@@ -159,6 +162,37 @@ def biological_assembly(
         raise InputError(f"{path}: cannot build biological assembly 1 ({error})") from None
 
 
+def sequence_weight_kda(structure: gemmi.Structure, mode: str = "biomolecule1") -> float | None:
+    """Mass (kDa) of the full polymer sequences of the chains in the chosen assembly.
+
+    Each deposited chain's entity sequence weight (``gemmi.calculate_sequence_weight``) times
+    the number of operators applied to it; None when no chain has a sequence.
+    """
+    structure.setup_entities()
+    by_chain: dict[str, float] = {}
+    by_subchain: dict[str, float] = {}
+    for chain in structure[0]:
+        polymer = chain.get_polymer()
+        entity = structure.get_entity_of(polymer) if len(polymer) else None
+        if entity is None or not entity.full_sequence:
+            continue
+        weight = gemmi.calculate_sequence_weight(entity.full_sequence) / 1000.0
+        by_chain[chain.name] = weight
+        by_subchain[polymer.subchain_id()] = weight
+    if not by_chain:
+        return None
+    if not structure.assemblies or (
+        mode == "shrec" and _operator_count(structure.assemblies[0]) <= 1
+    ):
+        return float(sum(by_chain.values()))
+    total = 0.0
+    for generator in structure.assemblies[0].generators:
+        copies = len(generator.operators)
+        total += copies * sum(by_chain.get(name, 0.0) for name in set(generator.chains))
+        total += copies * sum(by_subchain.get(name, 0.0) for name in set(generator.subchains))
+    return float(total) if total > 0 else None
+
+
 def _is_polymer_residue(residue: gemmi.Residue) -> bool:
     info = gemmi.find_tabulated_residue(residue.name)
     return info is not None and (info.is_amino_acid() or info.is_nucleic_acid())
@@ -233,4 +267,5 @@ def load_atomic_model(
         n_chains=len(polymer_chains),
         source_path=str(path),
         explicit_hydrogens=explicit,
+        sequence_weight_kda=sequence_weight_kda(structure, assembly),
     )

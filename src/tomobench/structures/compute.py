@@ -35,6 +35,7 @@ def structure_potential(
         potential, info = atomic_potential(model, options, device=device)
         info.update(
             molecular_weight_kda=model.molecular_weight_kda(),
+            sequence_weight_kda=model.sequence_weight_kda,
             n_chains=model.n_chains,
             explicit_hydrogens=model.explicit_hydrogens,
         )
@@ -57,11 +58,7 @@ def table1_row(
 ) -> dict:
     """Table 1 values of one class (see ``tomobench.structures.table1``)."""
     options = dataclasses.replace(
-        potential_options,
-        voxel_size_nm=table_options.voxel_size_nm,
-        solvent_exclusion="none",
-        absorption=False,
-        binning_method="average",
+        potential_options, voxel_size_nm=table_options.voxel_size_nm, absorption=False
     )
     potential, info = structure_potential(path, pdb_id, options)
     smooth = table1_map(potential.real, table_options.voxel_size_nm, table_options.blur_sigma_nm)
@@ -70,6 +67,9 @@ def table1_row(
         "pdb_id": pdb_id.upper(),
         "source_kind": info["source_kind"],
         "source_path": str(path),
-        "molecular_weight_kda": info["molecular_weight_kda"],
+        # the paper's masses are those of the full deposited sequences (unmodelled residues
+        # included); the modelled atoms' mass is kept as ``model_weight_kda``
+        "molecular_weight_kda": info.get("sequence_weight_kda") or info["molecular_weight_kda"],
+        "model_weight_kda": info["molecular_weight_kda"],
         **metrics,
     }
