@@ -119,6 +119,17 @@ def test_published_numbers_are_consistent():
     assert published.duration_seconds("N/A") is None
 
 
+def test_published_table3_uses_the_published_mode_denominator():
+    """Recall = TP / 1571 (vesicles counted, quirk Q3) and precision = TP / RR reproduce the
+    paper to 3 decimals; YOPO's printed recall (0.720) is a typo: its miss rate is 1 − 0.779."""
+    for method, row in published.TABLE3_LOCALIZATION.items():
+        values = dict(zip(published.TABLE3_COLUMNS, row, strict=True))
+        assert round(1 - values["TP"] / 1571, 3) == values["miss_rate"], method
+        assert round(values["TP"] / values["RR"], 3) == values["precision"], method
+        if method != "YOPO":
+            assert round(values["TP"] / 1571, 3) == values["recall"], method
+
+
 def test_timing_table_from_benchmark_tsvs(tmp_path):
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     paths = {}
