@@ -330,74 +330,43 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
     """
     if mode not in MODES:
         raise InputError(f"evaluation mode must be one of {', '.join(MODES)}, got {mode!r}")
-    n_lines = len(truth.class_names)
-    gt_ids = np.array([CLASS_ID[name] for name in truth.class_names], dtype=np.int64)
+    clipped, out_of_bounds, hit = _locate(truth, picks)
     excluded = np.isin(np.array(truth.class_names, dtype=object), EXCLUDED_CLASSES)
-    shape = np.asarray(truth.volume_shape, dtype=np.int64)
-
-    xyz = picks[["x", "y", "z"]].to_numpy(dtype=np.float64).reshape(-1, 3)
-    rounded_zyx = np.rint(xyz[:, ::-1]).astype(np.int64)  # ties to even, as Python round()
-    clipped = np.clip(rounded_zyx, 0, shape - 1)
-    out_of_bounds = np.any(clipped != rounded_zyx, axis=1)
-    hit = truth.ids_at(clipped)
-    if hit.size and int(hit.max()) > n_lines:
-        raise InputError(
-            f"{truth.occupancy_path}: occupancy id {int(hit.max())} exceeds the {n_lines} "
-            f"particles of {truth.locations_path}"
-        )
-    on_background = hit == 0
-    on_excluded = ~on_background & excluded[np.maximum(hit, 1) - 1]
-    on_scored = ~on_background & ~on_excluded
-
-    hits_per_particle = np.bincount(hit[on_scored], minlength=n_lines + 1)[1:]
-    scored = ~excluded
-    tp = int(np.count_nonzero(hits_per_particle[scored] >= 1))
-    fn = int(np.count_nonzero(hits_per_particle[scored] == 0))
-    mh = int(np.count_nonzero(hits_per_particle[scored] > 1))
-    fp = int(np.count_nonzero(on_background))
-    ignored = int(np.count_nonzero(on_excluded)) if mode == "corrected" else 0
-    rr = len(picks) - ignored
-    n_truth = n_lines - int(np.count_nonzero(np.array(truth.class_names) == "4V94"))
-    if mode == "corrected":
-        n_truth = int(np.count_nonzero(scored))
-
-    # First hit (file order) of every found particle: its label and its distance.
+    on_excluded = (hit > 0) & excluded[np.maximum(hit, 1) - 1]
+    on_scored = (hit > 0) & ~on_excluded
+    # First hit (file order) of every found particle: it alone sets AD and the class.
     scored_rows = np.flatnonzero(on_scored)
     found_ids, first = np.unique(hit[scored_rows], return_index=True)
     first_rows = scored_rows[first]
     distances = np.linalg.norm(clipped[first_rows] - truth.centres_zyx[found_ids - 1], axis=1)
-    average_distance = float(np.mean(distances)) if len(distances) else math.nan
 
-    recall = tp / n_truth if n_truth else math.nan
-    precision = tp / rr if rr else 0.0
-    f1 = _harmonic_mean(recall, precision) if not math.isnan(recall) else math.nan
-    localization = {
-        "RR": int(rr),
-        "N": int(n_truth),
-        "TP": tp,
-        "FP": fp,
-        "FN": fn,
-        "MH": mh,
+    hits_per_particle = np.bincount(hit[on_scored], minlength=len(excluded) + 1)[1:][~excluded]
+    ignored = int(np.count_nonzero(on_excluded)) if mode == "corrected" else 0
+    n_truth = len(excluded) - truth.class_names.count("4V94")  # vesicles stay in (Q3)
+    localization = _localization_numbers(
+        rr=len(picks) - ignored,
+        n_truth=int(np.count_nonzero(~excluded)) if mode == "corrected" else n_truth,
+        hits_per_particle=hits_per_particle,
+        fp=int(np.count_nonzero(hit == 0)),
+        distances=distances,
+    )
+    localization.update({
         "RO": int(np.count_nonzero(out_of_bounds)),
-        "AD": average_distance,
-        "recall": recall,
-        "precision": precision,
-        "miss_rate": 1 - recall,
-        "F1": f1,
         "lines": len(picks),
         "ignored": ignored,
         "hits_on_excluded": int(np.count_nonzero(on_excluded)),
-    }
+    })
 
     label_ids, seen_labels = _label_ids(picks["class_name"], mode)
-    predicted = np.zeros(n_lines, dtype=np.int64)
     first_label = label_ids[first_rows]
-    first_seen = [seen_labels[r] for r in first_rows]
-    unknown = sorted({seen for seen, lid in zip(first_seen, first_label, strict=True) if lid < 0})
-    first_label = np.where(np.isin(first_label, [CLASS_ID[c] for c in EXCLUDED_CLASSES]), 0,
-                           np.maximum(first_label, 0))
-    predicted[found_ids - 1] = first_label
-    classification, warnings = _classification(gt_ids[scored], predicted[scored])
+    unknown = sorted({seen_labels[r] for r, lid in zip(first_rows, first_label, strict=True)
+                      if lid < 0})
+    excluded_ids = [CLASS_ID[c] for c in EXCLUDED_CLASSES]
+    predicted = np.zeros(len(excluded), dtype=np.int64)
+    predicted[found_ids - 1] = np.where(np.isin(first_label, excluded_ids), 0,
+                                        np.maximum(first_label, 0))
+    actual = np.array([CLASS_ID[name] for name in truth.class_names], dtype=np.int64)
+    classification, warnings = _classification(actual[~excluded], predicted[~excluded])
     if unknown:
         warnings.insert(0, (
             f"first hits labelled {', '.join(map(repr, unknown))} (not in the class table) were "
@@ -405,6 +374,45 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
         ))
     return {"mode": mode, "localization": localization, "classification": classification,
             "warnings": warnings}
+
+
+def _locate(truth: GroundTruth, picks: pd.DataFrame):
+    """Rounded (half to even), clipped ``(n, 3)`` zyx voxels of the picks, their out-of-bounds
+    flags and the dilated occupancy id each lands on."""
+    shape = np.asarray(truth.volume_shape, dtype=np.int64)
+    xyz = picks[["x", "y", "z"]].to_numpy(dtype=np.float64).reshape(-1, 3)
+    rounded_zyx = np.rint(xyz[:, ::-1]).astype(np.int64)  # ties to even, as Python round()
+    clipped = np.clip(rounded_zyx, 0, shape - 1)
+    out_of_bounds = np.any(clipped != rounded_zyx, axis=1)
+    hit = truth.ids_at(clipped)
+    if hit.size and int(hit.max()) > len(truth.class_names):
+        raise InputError(
+            f"{truth.occupancy_path}: occupancy id {int(hit.max())} exceeds the "
+            f"{len(truth.class_names)} particles of {truth.locations_path}"
+        )
+    return clipped, out_of_bounds, hit
+
+
+def _localization_numbers(*, rr: int, n_truth: int, hits_per_particle: np.ndarray, fp: int,
+                          distances: np.ndarray) -> dict:
+    """RR, N, TP, FP, FN, MH, AD, recall, precision, miss rate and F1 (no crash on zeros:
+    precision 0 without picks, recall NaN without particles, AD NaN without hits)."""
+    tp = int(np.count_nonzero(hits_per_particle >= 1))
+    recall = tp / n_truth if n_truth else math.nan
+    precision = tp / rr if rr else 0.0
+    return {
+        "RR": int(rr),
+        "N": int(n_truth),
+        "TP": tp,
+        "FP": fp,
+        "FN": int(np.count_nonzero(hits_per_particle == 0)),
+        "MH": int(np.count_nonzero(hits_per_particle > 1)),
+        "AD": float(np.mean(distances)) if len(distances) else math.nan,
+        "recall": recall,
+        "precision": precision,
+        "miss_rate": 1 - recall,
+        "F1": _harmonic_mean(recall, precision) if not math.isnan(recall) else math.nan,
+    }
 
 
 def _classification(actual: np.ndarray, predicted: np.ndarray) -> tuple[dict, list[str]]:
