@@ -279,8 +279,8 @@ def test_map_class_integrates_to_documented_target(tmp_path):
     options = PotentialOptions(voxel_size_nm=0.5, oversampling=2)
     potential, info = map_potential(path, mass_kda, options)
     integral = potential.real.sum(dtype=np.float64) * 0.5**3
-    assert integral == pytest.approx(map_real_integral_target_v_nm3(mass_kda), rel=2e-3)
-    assert info["excluded_volume_nm3"] == pytest.approx(protein_volume_nm3(mass_kda), rel=1e-3)
+    assert integral == pytest.approx(map_real_integral_target_v_nm3(mass_kda), rel=1e-5)
+    assert info["excluded_volume_nm3"] == pytest.approx(protein_volume_nm3(mass_kda), rel=1e-6)
     assert potential.imag.max() > 0
 
 
@@ -293,7 +293,7 @@ def test_map_only_class_4cr2_from_shared_folder():
     potential, info = structure_potential(path, "4CR2", PotentialOptions(voxel_size_nm=1.0))
     assert info["source_kind"] == "map"
     target = map_real_integral_target_v_nm3(info["molecular_weight_kda"])
-    assert potential.real.sum(dtype=np.float64) * 1.0 == pytest.approx(target, rel=5e-3)
+    assert potential.real.sum(dtype=np.float64) * 1.0 == pytest.approx(target, rel=1e-5)
 
 
 # --- vesicles and gold -----------------------------------------------------------------

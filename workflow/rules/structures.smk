@@ -66,7 +66,7 @@ rule compute_potential:
     threads: 1
     resources:
         mem_mb=3000,
-        gpu=0,
+        gpu=0 if DEVICE == "cpu" else 1,
     conda:
         "../../envs/tomobench.yaml"
     script:

@@ -7,13 +7,14 @@ A density map is in arbitrary units. It is turned into volts by a documented rul
 2. the map is scaled so that its integral equals the potential integral of a protein of the
    class's molecular mass: ``mass_kda × PROTEIN_POTENTIAL_V_NM3_PER_KDA`` (average protein
    composition H498 C321 N85 O95 S2 per 7.13 kDa, Peng 1996 factors);
-3. the molecular volume is the densest part of the map whose volume equals that of protein at
-   1.35 g/cm³; inside it 4.5301 V (solvent) is subtracted and the absorption contrast
-   (protein − ice) is the imaginary part;
+3. solvent: a 30 Å map is a blurred occupancy, so it is read as one: occupancy
+   o(r) = map(r) · V_protein / ∫map, with V_protein = mass / 1.35 g/cm³; the real part becomes
+   V_atoms(r) − 4.5301 V · o(r) and the imaginary part o(r) · (V_abs(protein) − V_abs(ice))
+   (a hard mask of a blurred map would leave a negative rim around the molecule);
 4. the result is binned to the simulation voxel like atomic potentials.
 
 Documented real-part integral (V·nm³): ``mass × PROTEIN_POTENTIAL_V_NM3_PER_KDA − 4.5301 ×
-mass / (1.35 g/cm³)``, up to one fine voxel of the mask.
+mass / (1.35 g/cm³)`` (exact up to float rounding).
 """
 
 from __future__ import annotations
@@ -112,28 +113,26 @@ def map_potential(
         raise InputError(f"{path}: density map has no positive density after resampling")
     atoms_integral = mass_kda * PROTEIN_POTENTIAL_V_NM3_PER_KDA
     real = sampled * (atoms_integral / (total * fine_voxel_nm**3))
-    fraction = np.zeros_like(real)
-    if options.solvent_exclusion != "none":
-        count = int(round(protein_volume_nm3(mass_kda) / fine_voxel_nm**3))
-        order = np.argsort(sampled, axis=None)[::-1][:count]
-        fraction.reshape(-1)[order] = 1.0
-        real -= ICE_POTENTIAL_V * fraction
+    occupancy = sampled * (protein_volume_nm3(mass_kda) / (total * fine_voxel_nm**3))
+    solvent = options.solvent_exclusion != "none"
+    if solvent:
+        real -= ICE_POTENTIAL_V * occupancy
     potential = np.zeros((n,) * 3, dtype=np.complex64)
     potential.real = bin_volume(real, s, options.binning_method)
-    if options.absorption and options.solvent_exclusion != "none":
+    if options.absorption and solvent:
         contrast = absorption_potential_v("protein", options.voltage_kv) - absorption_potential_v(
             "ice", options.voltage_kv
         )
-        potential.imag = bin_volume(fraction, s, options.binning_method) * contrast
+        potential.imag = bin_volume(occupancy, s, options.binning_method) * contrast
+    excluded_nm3 = float(occupancy.sum()) * fine_voxel_nm**3 if solvent else 0.0
     info = {
         "shape": list(potential.shape),
         "map_voxel_size_nm": map_voxel_nm,
         "molecular_weight_kda": mass_kda,
-        "excluded_volume_nm3": float(fraction.sum()) * fine_voxel_nm**3,
+        "excluded_volume_nm3": excluded_nm3,
         "integral_real_v_nm3": float(potential.real.sum(dtype=np.float64))
         * options.voxel_size_nm**3,
-        "target_integral_real_v_nm3": atoms_integral
-        - ICE_POTENTIAL_V * float(fraction.sum()) * fine_voxel_nm**3,
+        "target_integral_real_v_nm3": map_real_integral_target_v_nm3(mass_kda, solvent),
         "max_radius_nm": radius_nm,
     }
     return potential, info
