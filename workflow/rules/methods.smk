@@ -1,4 +1,110 @@
 # ---------------------------------------------------------------------------------------------
+# Reference-free and template-matching pickers; packages tomobench.methods.dog,
+# tomobench.methods.template_matching, tomobench.methods.log_fiducials.
+# match_templates searches one class (one rotation chunk) in one tomogram with the shared
+# template_matching config section only, so TM and TM-F reuse it and changing an extraction
+# parameter of a method (methods.<M>) re-runs pick_template_matching alone.
+# ---------------------------------------------------------------------------------------------
+TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
+TM_DIR = "results/{name}/template_matching/model_{i}"
+# Search outputs of every class and rotation chunk of tomogram {i}, class-major.
+TM_SEARCH = "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}"
+
+
+rule pick_dog:
+    input:
+        code=code("pick_dog.py"),
+        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+    output:
+        "results/{name}/picks/{method}/model_{i}.txt",
+    log:
+        "results/{name}/logs/pick_dog/{method}_model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/pick_dog/{method}_model_{i}.tsv"
+    wildcard_constraints:
+        method=methods_regex("dog"),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        method=method_params,
+        classes=PROTEIN_CLASSES,
+    script:
+        "../scripts/pick_dog.py"
+
+
+rule match_templates:
+    input:
+        code=code("match_templates.py"),
+        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+        acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
+        potential="results/{name}/potentials/{pdb_id}.mrc",
+    output:
+        scores=TM_DIR + "/{pdb_id}_chunk{chunk}_scores.mrc",
+        angles=TM_DIR + "/{pdb_id}_chunk{chunk}_angles.mrc",
+        search=TM_DIR + "/{pdb_id}_chunk{chunk}.json",
+    log:
+        "results/{name}/logs/match_templates/model_{i}_{pdb_id}_chunk{chunk}.log",
+    benchmark:
+        "results/{name}/benchmarks/match_templates/model_{i}_{pdb_id}_chunk{chunk}.tsv"
+    wildcard_constraints:
+        chunk=r"\d+",
+    conda:
+        "../../envs/tomobench.yaml"
+    # Small FFTs gain nothing from a second thread: classes run side by side instead.
+    threads: 1
+    resources:
+        mem_mb=3000,
+        gpu=0 if DEVICE == "cpu" else 1,
+    params:
+        settings=config["template_matching"],
+        class_name=lambda wildcards: wildcards.pdb_id,
+        chunk=lambda wildcards: int(wildcards.chunk),
+        device=DEVICE,
+        fallback={
+            "voltage_kv": config["microscope"]["voltage_kv"],
+            "spherical_aberration_mm": config["microscope"]["spherical_aberration_mm"],
+            "tilt_range_deg": config["tilt_series"]["tilt_range_deg"],
+        },
+    script:
+        "../scripts/match_templates.py"
+
+
+rule pick_template_matching:
+    input:
+        code=code("pick_template_matching.py"),
+        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+        searches=expand(TM_SEARCH + ".json", pdb_id=PROTEIN_CLASSES, chunk=TM_CHUNKS),
+        scores=expand(
+            TM_SEARCH + "_scores.mrc", pdb_id=PROTEIN_CLASSES, chunk=TM_CHUNKS
+        ),
+        angles=expand(
+            TM_SEARCH + "_angles.mrc", pdb_id=PROTEIN_CLASSES, chunk=TM_CHUNKS
+        ),
+    output:
+        "results/{name}/picks/{method}/model_{i}.txt",
+    log:
+        "results/{name}/logs/pick_template_matching/{method}_model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/pick_template_matching/{method}_model_{i}.tsv"
+    wildcard_constraints:
+        method=methods_regex("tm", "tm_f"),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        method=method_params,
+        classes=PROTEIN_CLASSES,
+        rotation_chunks=len(TM_CHUNKS),
+    script:
+        "../scripts/pick_template_matching.py"
+
+
+# ---------------------------------------------------------------------------------------------
 # Learning-based pickers (train_learning -> pick_learning); package tomobench.methods.learning.
 # Training and picking are separate rules: each gets only its own sub-dict of the method's
 # config (methods.<M>.training / methods.<M>.inference), so changing an inference parameter

@@ -1,0 +1,1 @@
+"""Particle pickers: template matching (TM, TM-F), DoG, LoG fiducials, learning-based methods."""

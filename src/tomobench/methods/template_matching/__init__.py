@@ -1,0 +1,26 @@
+"""Template matching (the SHREC 2021 TM and TM-F baselines, PyTom-style FLCF).
+
+Modules: ``angles`` (SO(3) sampling), ``templates`` (templates, masks, CTF, wedge, binning),
+``correlation`` (the FLCF search, numpy or cupy), ``extraction`` (TM / TM-F particle lists),
+``pipeline`` (the steps the workflow scripts call).
+"""
+
+from tomobench.methods.template_matching.pipeline import (
+    EXTRACTION_DEFAULTS,
+    SEARCH_DEFAULTS,
+    extract_picks,
+    load_class_search,
+    read_acquisition,
+    search_class,
+    write_search,
+)
+
+__all__ = [
+    "EXTRACTION_DEFAULTS",
+    "SEARCH_DEFAULTS",
+    "extract_picks",
+    "load_class_search",
+    "read_acquisition",
+    "search_class",
+    "write_search",
+]

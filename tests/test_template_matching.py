@@ -1,0 +1,404 @@
+"""Template matching (TM, TM-F) and LoG fiducials: planted signals recovered, FLCF = brute force."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.fft
+import scipy.stats
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
+
+from tomobench.backend import cupy_available
+from tomobench.errors import InputError
+from tomobench.methods.log_fiducials import pick_fiducials
+from tomobench.methods.peaks import greedy_peaks, non_overlapping, subvoxel_offsets
+from tomobench.methods.template_matching import (
+    angles,
+    extract_picks,
+    read_acquisition,
+    search_class,
+)
+from tomobench.methods.template_matching.correlation import (
+    LocalCorrelation,
+    brute_force_score,
+    index_rotation_matrix,
+)
+from tomobench.methods.template_matching.extraction import (
+    ClassSearch,
+    false_alarm_threshold,
+    filter_tm_f,
+    fit_particle_population,
+    merge_tm,
+)
+from tomobench.methods.template_matching.templates import (
+    electron_wavelength_nm,
+    fourier_bin,
+    frequency_grid,
+    make_template,
+    missing_wedge,
+    spherical_mask,
+)
+
+
+def _asymmetric_template(box: int = 15) -> np.ndarray:
+    """Three Gaussian blobs of different sizes: no rotational symmetry."""
+    grid = np.indices((box,) * 3, dtype=np.float32) - box // 2
+    blobs = [((0, 0, 2), 2.5, 1.0), ((2, -3, -2), 1.5, 0.8), ((-3, 2, -1), 1.0, 0.6)]
+    volume = np.zeros((box,) * 3, dtype=np.float32)
+    for (z, y, x), sigma, weight in blobs:
+        d2 = (grid[0] - z) ** 2 + (grid[1] - y) ** 2 + (grid[2] - x) ** 2
+        volume += weight * np.exp(-d2 / (2 * sigma**2))
+    return volume
+
+
+def _rotate(template: np.ndarray, rotation: Rotation, order: int = 3) -> np.ndarray:
+    matrix = index_rotation_matrix(rotation)
+    centre = np.full(3, template.shape[0] // 2, dtype=float)
+    return ndimage.affine_transform(template, matrix, offset=centre - matrix @ centre, order=order)
+
+
+def _plant(shape, template, centre, rotation, noise_sigma, seed):
+    volume = np.zeros(shape, dtype=np.float32)
+    half = template.shape[0] // 2
+    window = tuple(slice(c - half, c + half + 1) for c in centre)
+    volume[window] += _rotate(template, rotation)
+    volume += noise_sigma * np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return (volume - volume.mean()) / volume.std()
+
+
+# --- rotation sets ---------------------------------------------------------------------------
+
+def test_rotation_counts_match_hopf_grids():
+    assert angles.rotation_count(30) == 551  # PyTom's HEALPix grid: 576
+    assert angles.rotation_count(15) == 4401  # 4608
+    quaternions = angles.super_fibonacci_quaternions(100)
+    assert np.allclose(np.linalg.norm(quaternions, axis=1), 1.0)
+
+
+@pytest.mark.parametrize("step", [30.0, 60.0])
+def test_rotation_set_covers_so3(step):
+    rotations = angles.uniform_rotations(step)
+    probes = Rotation.random(300, random_state=3)
+    nearest = [angles.angular_distance_deg(rotations, probe).min() for probe in probes]
+    assert max(nearest) < step
+    assert 0.35 * step < np.median(nearest) < 0.65 * step
+
+
+def test_chunks_partition_the_rotation_set():
+    parts = [angles.chunk_indices(551, 4, c) for c in range(4)]
+    assert np.array_equal(np.concatenate(parts), np.arange(551))
+    with pytest.raises(ValueError):
+        angles.chunk_indices(10, 2, 2)
+
+
+# --- FLCF -----------------------------------------------------------------------------------
+
+def test_flcf_equals_brute_force_normalised_correlation():
+    rng = np.random.default_rng(0)
+    volume = rng.standard_normal((18, 22, 20)).astype(np.float32)
+    template = rng.standard_normal((9, 9, 9)).astype(np.float32)
+    mask = spherical_mask(9, 3.0, 1.0)
+    engine = LocalCorrelation(volume, mask)
+    rotation = Rotation.from_euler("ZXZ", [[20, 50, 110]], degrees=True)
+    result = engine.search([template], rotation)
+    rotated = _rotate(template, rotation[0], order=1)
+    for centre in [(0, 0, 0), (5, 7, 3), (17, 21, 19), (9, 11, 10), (3, 20, 12)]:
+        expected = brute_force_score(volume, rotated, mask, centre)
+        assert result.scores[centre] == pytest.approx(expected, abs=2e-5)
+    assert np.all(result.angles == 0)
+
+
+def test_planted_template_found_exactly_without_noise():
+    template = _asymmetric_template()
+    truth = Rotation.from_euler("ZXZ", [33, 71, -140], degrees=True)
+    centre = (17, 19, 24)
+    volume = _plant((36, 40, 44), template, centre, truth, noise_sigma=0.0, seed=1)
+    step = 30.0
+    rotations = angles.uniform_rotations(step)
+    result = LocalCorrelation(volume, spherical_mask(15, 6.0)).search([template], rotations)
+    peak = np.unravel_index(np.argmax(result.scores), result.scores.shape)
+    assert peak == centre
+    assert result.scores[peak] > 0.9
+    assert angles.angular_distance_deg(truth, rotations[int(result.angles[peak])]) < step
+
+
+def test_planted_template_found_in_noise_with_mirror():
+    template = _asymmetric_template()
+    truth = Rotation.from_euler("ZXZ", [-70, 120, 15], degrees=True)
+    centre = (14, 22, 19)
+    mirrored = np.ascontiguousarray(template[:, :, ::-1])
+    volume = _plant((32, 40, 40), mirrored, centre, truth, noise_sigma=0.15, seed=2)
+    step = 30.0
+    rotations = angles.uniform_rotations(step)
+    engine = LocalCorrelation(volume, spherical_mask(15, 6.0))
+    result = engine.search([template, mirrored], rotations)
+    peak = np.unravel_index(np.argmax(result.scores), result.scores.shape)
+    assert peak == centre
+    index = int(result.angles[peak])
+    assert index >= len(rotations)  # the mirrored template won
+    assert angles.angular_distance_deg(truth, rotations[index - len(rotations)]) < step
+    assert 0.0 < result.score_std < 0.5
+
+
+def test_missing_wedge_weighting_keeps_planted_peak():
+    template = _asymmetric_template()
+    truth = Rotation.from_euler("ZXZ", [10, 40, 80], degrees=True)
+    centre = (15, 18, 20)
+    shape = (30, 36, 40)
+    clean = np.zeros(shape, dtype=np.float32)
+    clean[8:23, 11:26, 13:28] = _rotate(template, truth)
+    wedged = scipy.fft.irfftn(scipy.fft.rfftn(clean) * missing_wedge(shape, (-60, 60)), s=shape)
+    wedged = ((wedged - wedged.mean()) / wedged.std()).astype(np.float32)
+    rotations = angles.uniform_rotations(30.0)
+    engine = LocalCorrelation(wedged, spherical_mask(15, 6.0))
+    plain = engine.search([template], rotations)
+    weighted = engine.search([template], rotations, wedge=missing_wedge((15,) * 3, (-60, 60)))
+    for result in (plain, weighted):
+        assert np.unravel_index(np.argmax(result.scores), shape) == centre
+    assert weighted.scores[centre] > plain.scores[centre]
+
+
+def test_missing_wedge_geometry():
+    wedge = missing_wedge((16, 8, 16), (-60, 60))
+    assert wedge.shape == (16, 8, 9)
+    kz, kx = scipy.fft.fftfreq(16), scipy.fft.rfftfreq(16)
+    # along x (tilt 0) sampled, along z (beam direction at tilt 0) missing, 45° sampled, 70° not
+    assert wedge[0, 0, 3] == 1 and wedge[3, 0, 0] == 0
+    assert wedge[3, 5, 3] == 1
+    z70 = np.argmin(np.abs(kz - 0.25 * math.tan(math.radians(70))))
+    x = np.argmin(np.abs(kx - 0.25))
+    assert wedge[z70, 2, x] == 0
+    assert wedge[0, 0, 0] == 1
+
+
+@pytest.mark.skipif(not cupy_available(), reason="no usable cupy/CUDA GPU")
+def test_gpu_search_equals_cpu():
+    import cupy
+
+    template = _asymmetric_template()
+    truth = Rotation.from_euler("ZXZ", [5, 60, 200], degrees=True)
+    volume = _plant((32, 36, 40), template, (16, 18, 20), truth, noise_sigma=0.2, seed=4)
+    rotations = angles.uniform_rotations(60.0)
+    mask = spherical_mask(15, 6.0)
+    wedge = missing_wedge((15,) * 3, (-60, 60))
+    cpu = LocalCorrelation(volume, mask).search([template], rotations, wedge=wedge)
+    gpu = LocalCorrelation(volume, mask, xp=cupy).search([template], rotations, wedge=wedge)
+    assert np.allclose(cpu.scores, gpu.scores, atol=1e-4)
+    assert np.mean(cpu.angles == gpu.angles) > 0.99
+
+
+# --- templates --------------------------------------------------------------------------------
+
+def test_fourier_bin_keeps_alignment_and_mean():
+    grid = np.indices((32, 40, 36), dtype=np.float32)
+    centre = (12, 18, 22)
+    d2 = sum((g - c) ** 2 for g, c in zip(grid, centre, strict=True))
+    blob = np.exp(-d2 / (2 * 3.0**2)).astype(np.float32)
+    binned = fourier_bin(blob, 2)
+    assert binned.shape == (16, 20, 18)
+    assert np.unravel_index(np.argmax(binned), binned.shape) == (6, 9, 11)
+    assert binned.mean() == pytest.approx(blob.mean(), rel=1e-4)
+    assert fourier_bin(blob[:31], 2).shape == (15, 20, 18)
+
+
+def test_electron_wavelength():
+    assert electron_wavelength_nm(300) == pytest.approx(0.001969, rel=1e-3)
+    assert electron_wavelength_nm(200) == pytest.approx(0.002508, rel=1e-3)
+
+
+def _synthetic_potential(voxel_nm=0.5, box=40):
+    """Positive protein-like potential (volts) centred at box // 2, asymmetric."""
+    grid = (np.indices((box,) * 3, dtype=np.float32) - box // 2) * voxel_nm
+    potential = np.zeros((box,) * 3, dtype=np.float32)
+    lobes = [((0, 0, 1.5), 3.0), ((2.0, -2.5, -2.0), 2.0), ((-2.5, 2.0, -1.0), 1.5)]
+    for (z, y, x), radius in lobes:
+        d = np.sqrt((grid[0] - z) ** 2 + (grid[1] - y) ** 2 + (grid[2] - x) ** 2)
+        potential += 1.5 / (1 + np.exp((d - radius) / 0.3))
+    return potential
+
+
+def _simulator_contrast(potential_1nm, defocus_um, voltage_kv=300.0, cs_mm=2.7):
+    """Image contrast of a weak phase object the way the simulator forms it, written
+    independently: ψ = 1 + iσV, image wave × exp(-iχ) with χ = ½π(Cs λ³ q⁴ - 2 Δf λ q²),
+    intensity - 1 = 2σ F⁻¹[V̂ sin χ] (σ > 0 dropped)."""
+    wavelength = electron_wavelength_nm(voltage_kv)
+    q = frequency_grid(potential_1nm.shape, 1.0)
+    cs_nm, defocus_nm = cs_mm * 1e6, defocus_um * 1e3
+    chi = 0.5 * math.pi * (cs_nm * wavelength**3 * q**4 - 2 * defocus_nm * wavelength * q**2)
+    return scipy.fft.irfftn(scipy.fft.rfftn(potential_1nm) * np.sin(chi), s=potential_1nm.shape)
+
+
+def test_template_contrast_matches_simulated_ctf():
+    potential = _synthetic_potential()
+    shape = (40, 48, 48)
+    scene = np.zeros((shape[0] * 2, shape[1] * 2, shape[2] * 2), dtype=np.float32)
+    scene[20:60, 30:70, 40:80] = potential  # molecule centre at (40, 50, 60) in 0.5 nm voxels
+    tomogram = _simulator_contrast(fourier_bin(scene, 2), defocus_um=3.0).astype(np.float32)
+    # protein is dark in the image, as in the simulator's reconstructions
+    assert tomogram[20, 25, 30] < 0
+    acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
+                   "tilt_range_deg": (-60, 60)}
+    settings = {"angular_step_deg": 60, "search_voxel_size_nm": 1.0, "missing_wedge": False}
+    result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition, settings,
+                                       device="cpu")
+    peak = np.unravel_index(np.argmax(result.scores), result.scores.shape)
+    assert np.abs(np.array(peak) - (20, 25, 30)).max() <= 1
+    assert result.scores[peak] > 0.8
+    assert description["factor"] == 1
+    inverted, _ = search_class(tomogram, 1.0, potential, 0.5, acquisition,
+                               {**settings, "protein_contrast": "bright"}, device="cpu")
+    assert inverted.scores[peak] < 0.5
+
+
+def test_make_template_geometry_and_errors():
+    potential = _synthetic_potential()
+    template = make_template(potential, 0.5, 2.0, defocus_um=3.0)
+    box = template.volume.shape[0]
+    assert box % 2 == 1 and template.mask.shape == (box,) * 3
+    assert template.mask[box // 2, box // 2, box // 2] == 1.0
+    assert template.enclosing_radius_nm < template.mask_radius_nm + 1e-6 + 0.5
+    assert 2.0 < template.particle_radius_nm < template.enclosing_radius_nm
+    assert template.volume[box // 2, box // 2, box // 2] < 0  # dark protein
+    with pytest.raises(InputError, match="search_voxel_size_nm"):
+        make_template(potential, 0.5, 1.3, defocus_um=3.0)
+
+
+def test_read_acquisition(tmp_path):
+    fallback = {"voltage_kv": 300, "spherical_aberration_mm": 2.7, "tilt_range_deg": [-60, 60]}
+    path = tmp_path / "acquisition_parameters.json"
+    path.write_text(json.dumps({"defocus_um": [3.0, 3.2], "tilt_angles_deg": [-50, 0, 54]}))
+    acquisition = read_acquisition(path, fallback)
+    assert acquisition["defocus_um"] == pytest.approx(3.1)
+    assert acquisition["tilt_range_deg"] == (-50.0, 54.0)
+    path.write_text(json.dumps({"dose_e_per_A2": 100}))
+    with pytest.raises(InputError, match="defocus_um"):
+        read_acquisition(path, fallback)
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+def test_gaussian_fit_finds_particle_population():
+    rng = np.random.default_rng(5)
+    scores = np.concatenate([rng.normal(0.20, 0.03, 900), rng.normal(0.50, 0.05, 100)])
+    fit = fit_particle_population(scores)
+    assert fit["mean"] == pytest.approx(0.50, abs=0.02)
+    assert fit["std"] == pytest.approx(0.05, abs=0.015)
+    assert fit["threshold"] == pytest.approx(0.40, abs=0.04)
+    assert fit == fit_particle_population(scores)  # deterministic
+
+
+def test_false_alarm_threshold_counts():
+    values = np.random.default_rng(6).standard_normal(2_000_000)
+    threshold = false_alarm_threshold(0.0, 1.0, values.size, false_alarms=20)
+    assert 8 <= int((values > threshold).sum()) <= 35
+    one_in_a_billion = scipy.stats.norm.isf(1e-9)  # 5.998
+    expected = 0.1 + 0.02 * one_in_a_billion
+    assert false_alarm_threshold(0.1, 0.02, 10**9, 1) == pytest.approx(expected)
+
+
+def test_greedy_peaks_exclusion_and_subvoxel():
+    volume = np.zeros((20, 20, 20), dtype=np.float32)
+    volume[5, 5, 5], volume[5, 5, 8], volume[15, 15, 15] = 3.0, 2.0, 1.0
+    coords, values = greedy_peaks(volume, exclusion_radius=4.0, threshold=0.5)
+    assert [tuple(c) for c in coords] == [(5, 5, 5), (15, 15, 15)]
+    coords, _ = greedy_peaks(volume, exclusion_radius=2.0, max_peaks=2, threshold=0.5)
+    assert [tuple(c) for c in coords] == [(5, 5, 5), (5, 5, 8)]
+    x = np.arange(11, dtype=np.float32)
+    bump = np.exp(-((x - 5.3) ** 2) / 4)[None, None, :].repeat(3, 0).repeat(3, 1)
+    assert subvoxel_offsets(bump, np.array([[1, 1, 5]]))[0, 2] == pytest.approx(0.3, abs=0.05)
+
+
+def _search(name, scores, radius_nm, mean=0.0, std=0.1, factor=2):
+    return ClassSearch(name, scores, np.zeros(scores.shape, np.int32), mean, std,
+                       scores.size * 100, factor, radius_nm, radius_nm + 1, 2.0)
+
+
+def test_tm_f_never_outputs_overlapping_particles():
+    rng = np.random.default_rng(7)
+    candidates = []
+    for k, name in enumerate(["1BXN", "3H84", "5MRC", "fiducial"]):
+        n = 150
+        candidates.append(pd.DataFrame({
+            "class_name": name, "x": rng.uniform(0, 100, n), "y": rng.uniform(0, 100, n),
+            "z": rng.uniform(0, 50, n), "score": rng.uniform(0, 1, n),
+            "zscore": rng.uniform(0, 10, n), "angle_index": 0, "radius_voxels": 2.0 + 2 * k,
+        }))
+    picks = filter_tm_f(candidates)
+    radius = {f["class_name"].iloc[0]: f["radius_voxels"].iloc[0] for f in candidates}
+    positions = picks[["x", "y", "z"]].to_numpy()
+    radii = picks["class_name"].map(radius).to_numpy()
+    distance = np.linalg.norm(positions[:, None] - positions[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    assert np.all(distance >= radii[:, None] + radii[None, :] - 1e-9)
+    assert len(picks) > 20
+    # fiducials are accepted first, then the configured order (1BXN before 3H84 before 5MRC)
+    order = picks["class_name"].drop_duplicates().tolist()
+    assert order == ["fiducial", "1BXN", "3H84", "5MRC"]
+    # every dropped candidate overlaps a kept one
+    assert non_overlapping(positions, radii).all()
+
+
+def test_tm_merge_keeps_best_normalised_score_per_voxel():
+    a = pd.DataFrame({"class_name": ["1BXN", "1BXN"], "x": [10.0, 40.0], "y": [10.0, 40.0],
+                      "z": [5.0, 5.0], "score": [0.5, 0.4], "zscore": [5.0, 4.0],
+                      "angle_index": 0, "radius_voxels": 5.0})
+    b = pd.DataFrame({"class_name": ["3H84"], "x": [11.0], "y": [10.0], "z": [5.0],
+                      "score": [0.3], "zscore": [6.0], "angle_index": 0, "radius_voxels": 3.0})
+    picks = merge_tm([a, b], merge_distance_voxels=2.0)
+    assert picks["class_name"].tolist() == ["3H84", "1BXN"]
+    assert picks["score"].tolist() == [6.0, 4.0]
+    assert len(merge_tm([a, b], merge_distance_voxels=0.0)) == 3
+
+
+def _two_class_scene():
+    """Score maps of two classes with planted peaks over weak noise, and a bead tomogram."""
+    rng = np.random.default_rng(8)
+    shape = (20, 30, 30)
+    maps = {name: rng.normal(0.1, 0.02, shape).astype(np.float32) for name in ("1BXN", "3H84")}
+    peaks = {"1BXN": [(5, 5, 5), (10, 20, 20)], "3H84": [(10, 21, 20), (15, 8, 25)]}
+    for name, points in peaks.items():
+        for k, point in enumerate(points):
+            maps[name][point] = 0.7 - 0.05 * k
+    searches = [_search(name, maps[name], radius_nm=3.0) for name in maps]
+    tomogram = rng.normal(0, 1, (40, 60, 60)).astype(np.float32)
+    return searches, tomogram
+
+
+def test_extract_picks_tm_and_tm_f():
+    searches, tomogram = _two_class_scene()
+    params = {"top_n": 50, "threshold": "fixed", "fixed_threshold": 0.5, "fiducials": False,
+              "merge_distance_voxels": 0.0}
+    tm, report = extract_picks(searches, tomogram, "tm", params)
+    assert sorted(zip(tm.class_name, tm.z.round(), tm.y.round(), tm.x.round(), strict=True)) == [
+        ("1BXN", 10, 10, 10), ("1BXN", 20, 40, 40), ("3H84", 20, 42, 40), ("3H84", 30, 16, 50)]
+    assert report["1BXN"]["accepted"] == 2
+    tm_f, _ = extract_picks(searches, tomogram, "tm_f", params)
+    # 3H84 at (20, 42, 40) overlaps the 1BXN pick at (20, 40, 40): 2 < 3 + 3 nm (1 nm voxels)
+    assert len(tm_f) == 3 and "3H84" in set(tm_f.class_name)
+    with pytest.raises(InputError, match="unknown keys"):
+        extract_picks(searches, tomogram, "tm", {"top_m": 3})
+
+
+# --- LoG fiducials ----------------------------------------------------------------------------
+
+def test_log_finds_planted_beads():
+    rng = np.random.default_rng(9)
+    shape = (48, 64, 64)
+    grid = np.indices(shape, dtype=np.float32)
+    volume = rng.standard_normal(shape).astype(np.float32)
+    beads = [(20, 15, 15), (30, 45, 20), (24, 30, 50)]
+    for centre in beads:  # gold: radius 4 voxels, far darker than everything else
+        d = np.sqrt(sum((g - c) ** 2 for g, c in zip(grid, centre, strict=True)))
+        volume -= 6.0 / (1 + np.exp(np.minimum((d - 4.0) / 0.5, 50)))
+    for centre in [(24, 50, 45), (16, 40, 36)]:  # proteins: weak contrast
+        d = np.sqrt(sum((g - c) ** 2 for g, c in zip(grid, centre, strict=True)))
+        volume -= 0.6 / (1 + np.exp(np.minimum((d - 5.0) / 0.5, 50)))
+    fiducials = pick_fiducials(volume, sigma_voxels=2.5, threshold_sigma=10.0)
+    found = sorted(zip(fiducials.z.round(), fiducials.y.round(), fiducials.x.round(), strict=True))
+    assert found == sorted(beads)
+    assert set(fiducials.class_name) == {"fiducial"}
