@@ -1,50 +1,24 @@
 # Structures and potentials: download cache, protein/vesicle/gold potentials, Table 1.
 
 
-def _potential_options():
-    p = config["potential"]
-    return {
-        "voxel_size_nm": SIMULATION_VOXEL_NM,
-        "oversampling": int(p["oversampling"]),
-        "binning_method": p["binning_method"],
-        "solvent_exclusion": p["solvent_exclusion"],
-        "absorption": bool(p["absorption"]),
-        "implicit_hydrogens": bool(p["implicit_hydrogens"]),
-        "voltage_kv": float(config["microscope"]["voltage_kv"]),
-        # proposed key structures.assembly (biomolecule1 | shrec); default until in the schema
-        "assembly": config["structures"].get("assembly", "biomolecule1"),
-    }
-
-
-def _all_structure_sources(wildcards):
-    return [structure_source(type("W", (), {"pdb_id": pdb})) for pdb in PROTEIN_CLASSES]
-
-
-def structure_outputs(name):
-    """Every potential file and the Table 1 files of run ``name``."""
-    base = f"results/{name}/potentials"
-    proteins = [f"{base}/{pdb}.{ext}" for pdb in PROTEIN_CLASSES for ext in ("mrc", "json")]
-    vesicles = [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS]
-    gold = [f"{base}/gold_{k}.mrc" for k in GOLD_IDS]
-    tables = [f"results/{name}/paper/table1_structures.{ext}" for ext in ("csv", "md", "tex")]
-    return proteins + vesicles + gold + tables
+include: "structures_functions.smk"
 
 
 rule fetch_structure:
     input:
         code=code("fetch_structure.py"),
     output:
-        config["structures"]["cache_dir"] + "/{pdb_id}.cif",
+        STRUCTURE_CACHE_PATTERN,
     log:
         "resources/logs/fetch_structure/{pdb_id}.log",
     benchmark:
         "resources/benchmarks/fetch_structure/{pdb_id}.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
     retries: 2
     conda:
         "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
     script:
         "../scripts/fetch_structure.py"
 
@@ -60,15 +34,15 @@ rule compute_potential:
         "results/{name}/logs/compute_potential/{pdb_id}.log",
     benchmark:
         "results/{name}/benchmarks/compute_potential/{pdb_id}.tsv"
-    params:
-        options=_potential_options(),
-        device=DEVICE,
+    conda:
+        "../../envs/tomobench.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         gpu=0 if DEVICE == "cpu" else 1,
-    conda:
-        "../../envs/tomobench.yaml"
+    params:
+        options=_potential_options(),
+        device=DEVICE,
     script:
         "../scripts/compute_potential.py"
 
@@ -82,6 +56,11 @@ rule compute_vesicle_potential:
         "results/{name}/logs/compute_vesicle_potential/{k}.log",
     benchmark:
         "results/{name}/benchmarks/compute_vesicle_potential/{k}.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
@@ -90,11 +69,6 @@ rule compute_vesicle_potential:
         voltage_kv=float(config["microscope"]["voltage_kv"]),
         oversampling=int(config["potential"]["oversampling"]),
         absorption=bool(config["potential"]["absorption"]),
-    threads: 1
-    resources:
-        mem_mb=4000,
-    conda:
-        "../../envs/tomobench.yaml"
     script:
         "../scripts/compute_vesicle_potential.py"
 
@@ -108,6 +82,11 @@ rule compute_gold_potential:
         "results/{name}/logs/compute_gold_potential/{k}.log",
     benchmark:
         "results/{name}/benchmarks/compute_gold_potential/{k}.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
     params:
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
@@ -115,11 +94,6 @@ rule compute_gold_potential:
         voltage_kv=float(config["microscope"]["voltage_kv"]),
         oversampling=int(config["potential"]["oversampling"]),
         absorption=bool(config["potential"]["absorption"]),
-    threads: 1
-    resources:
-        mem_mb=1000,
-    conda:
-        "../../envs/tomobench.yaml"
     script:
         "../scripts/compute_gold_potential.py"
 
@@ -140,14 +114,14 @@ rule table1_structures:
         "results/{name}/logs/table1_structures/table1_structures.log",
     benchmark:
         "results/{name}/benchmarks/table1_structures/table1_structures.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
     params:
         classes=PROTEIN_CLASSES,
         options=_potential_options(),
         table1={"voxel_size_nm": 0.5, "blur_sigma_nm": 0.6, "threshold_v": 0.75},
-    threads: 1
-    resources:
-        mem_mb=3000,
-    conda:
-        "../../envs/tomobench.yaml"
     script:
         "../scripts/table1_structures.py"
