@@ -69,8 +69,9 @@ EXTRACTION_DEFAULTS = {
     "class_order": None,
     "overlap_radius_scale": 1.0,
     "fiducials": True,
-    "fiducial_sigma_voxels": 5.0,
+    "fiducial_sigma_voxels": 3.0,
     "fiducial_threshold_sigma": 10.0,
+    "fiducial_contrast_ratio": 3.0,
     "fiducial_max_count": None,
 }
 
@@ -261,7 +262,8 @@ def extract_picks(searches: list[ClassSearch], tomogram: np.ndarray | None, kind
             raise InputError("fiducial picking needs the reconstruction")
         fiducials = pick_fiducials(tomogram, params["fiducial_sigma_voxels"],
                                    params["fiducial_threshold_sigma"],
-                                   max_count=params["fiducial_max_count"])
+                                   max_count=params["fiducial_max_count"],
+                                   contrast_ratio=params["fiducial_contrast_ratio"])
         candidates.append(fiducials.assign(angle_index=-1))
         report["fiducial"] = {"accepted": int(len(fiducials))}
     if kind == "tm":
