@@ -1,0 +1,1 @@
+"""Tomographic reconstruction (weighted back-projection) in the SHREC final frame."""

@@ -1,0 +1,1 @@
+"""SHREC 2021 image formation: scenes (grand models), tilt series (multislice, CTF, detector)."""

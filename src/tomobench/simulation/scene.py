@@ -1,0 +1,353 @@
+"""Cell-like scenes ("grand models"): vesicles, gold fiducials and proteins in an ice slab.
+
+Objects are placed as the SHREC'21 organisers did (survey §4.5): vesicles first (centre
+anywhere in the box, cropped at its faces), then gold beads, then proteins (fully inside the
+box), each at a random position and orientation, accepted only when its occupied voxels do not
+intersect those of the objects already placed (exact voxel test), with at most
+``max_placement_attempts`` positions per object. Everything is built on the *simulation* grid
+(``voxel_size_nm / binning``) as a complex potential ``(nz, ny, nx)`` = ``(binning ·
+ice_voxels, binning · size_xy, binning · size_xy)``: the ice slab fills the box.
+
+Final frame (docs/ARCHITECTURE.md): binned sample ``i`` sits at simulation index
+``binning · i`` (Fourier binning); the slab starts at ``z_offset`` of the final volume, and
+ground-truth voxels are ``x // binning``, ``z // binning + z_offset``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from tomobench import seeding
+from tomobench.classes import class_id
+from tomobench.errors import InputError
+from tomobench.particles import LOCATION_COLUMNS
+from tomobench.simulation.physics import ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v
+from tomobench.simulation.resample import fourier_bin
+from tomobench.simulation.rotation import (
+    ORIENTATION_SAMPLINGS,
+    rotate_volume,
+    sample_euler_angles_deg,
+)
+
+logger = logging.getLogger(__name__)
+
+#: |V| (volts) above which a voxel belongs to an object (the organisers kept real > 0.01 V for
+#: proteins after zeroing smaller values, and 0.001 V for vesicles and gold).
+OCCUPANCY_THRESHOLD_V = {"protein": 0.01, "vesicle": 0.001, "fiducial": 0.001}
+#: Voxels of potential kept around the occupied bounding box of a rotated object.
+CROP_MARGIN_VOXELS = 2
+
+
+@dataclass(frozen=True)
+class SceneGeometry:
+    """Sizes of one tomogram: final frame and simulation grid.
+
+    Attributes are the config values; properties derive the grids.
+    """
+
+    size_xy_voxels: int
+    size_z_voxels: int
+    voxel_size_nm: float
+    binning: int
+    ice_thickness_nm: float
+
+    @property
+    def simulation_voxel_nm(self) -> float:
+        return self.voxel_size_nm / self.binning
+
+    @property
+    def ice_voxels(self) -> int:
+        """Slab thickness in final voxels."""
+        return int(round(self.ice_thickness_nm / self.voxel_size_nm))
+
+    @property
+    def z_offset(self) -> int:
+        """First final z index of the slab (slab centred in z)."""
+        return (self.size_z_voxels - self.ice_voxels) // 2
+
+    @property
+    def simulation_shape(self) -> tuple[int, int, int]:
+        """``(nz, ny, nx)`` of the unbinned complex grand model (the ice slab)."""
+        b = self.binning
+        return (b * self.ice_voxels, b * self.size_xy_voxels, b * self.size_xy_voxels)
+
+    @property
+    def final_shape(self) -> tuple[int, int, int]:
+        return (self.size_z_voxels, self.size_xy_voxels, self.size_xy_voxels)
+
+
+def scene_geometry(config: dict) -> SceneGeometry:
+    """Build and check the geometry from a (validated) config; bad values name their key."""
+    tomograms, scene = config["tomograms"], config["scene"]
+    geometry = SceneGeometry(
+        size_xy_voxels=int(tomograms["size_xy_voxels"]),
+        size_z_voxels=int(tomograms["size_z_voxels"]),
+        voxel_size_nm=float(tomograms["voxel_size_nm"]),
+        binning=int(tomograms["binning"]),
+        ice_thickness_nm=float(scene["ice_thickness_nm"]),
+    )
+    if geometry.ice_voxels < 1:
+        raise InputError(f"scene.ice_thickness_nm: {geometry.ice_thickness_nm} nm is < 1 voxel")
+    if geometry.ice_voxels > geometry.size_z_voxels:
+        raise InputError(
+            f"scene.ice_thickness_nm: {geometry.ice_thickness_nm} nm "
+            f"({geometry.ice_voxels} voxels) "
+            f"does not fit tomograms.size_z_voxels = {geometry.size_z_voxels}"
+        )
+    return geometry
+
+
+@dataclass(frozen=True)
+class SceneParameters:
+    """What a scene is made of (config ``scene`` section + faithful switches)."""
+
+    proteins_per_tomogram: tuple[int, int]
+    fiducials_per_tomogram: tuple[int, int]
+    vesicles_per_tomogram: tuple[int, int]
+    orientation_sampling: str = "uniform"
+    max_placement_attempts: int = 200
+    motion_blur_sigma_nm: float = 0.4
+    voltage_kv: float = 300.0
+    #: faithful.threshold_rotated_potentials: zero real values below the organisers'
+    #: thresholds (0.01 V proteins, 0.001 V vesicles/gold) after each rotation.
+    threshold_rotated_potentials: bool = False
+    #: faithful.ice_imaginary_only: add only the imaginary ice potential (2022 code).
+    ice_imaginary_only: bool = False
+
+
+def scene_parameters(config: dict) -> SceneParameters:
+    """Scene parameters from a validated config (``faithful`` section optional)."""
+    scene, faithful = config["scene"], config.get("faithful") or {}
+    for key in ("proteins_per_tomogram", "fiducials_per_tomogram", "vesicles_per_tomogram"):
+        low, high = scene[key]
+        if low > high:
+            raise InputError(f"scene.{key}: minimum {low} > maximum {high}")
+    if scene["orientation_sampling"] not in ORIENTATION_SAMPLINGS:
+        raise InputError(f"scene.orientation_sampling: must be one of {ORIENTATION_SAMPLINGS}")
+    sampling = scene["orientation_sampling"]
+    if faithful.get("orientation_bias", False):
+        sampling = "faithful"
+    return SceneParameters(
+        proteins_per_tomogram=tuple(scene["proteins_per_tomogram"]),
+        fiducials_per_tomogram=tuple(scene["fiducials_per_tomogram"]),
+        vesicles_per_tomogram=tuple(scene["vesicles_per_tomogram"]),
+        orientation_sampling=sampling,
+        max_placement_attempts=int(scene["max_placement_attempts"]),
+        motion_blur_sigma_nm=float(scene["motion_blur_sigma_nm"]),
+        voltage_kv=float(config["microscope"]["voltage_kv"]),
+        threshold_rotated_potentials=bool(faithful.get("threshold_rotated_potentials", False)),
+        ice_imaginary_only=bool(faithful.get("ice_imaginary_only", False)),
+    )
+
+
+@dataclass
+class Scene:
+    """A simulated scene on the simulation grid.
+
+    Attributes
+    ----------
+    potential : complex64 ``(nz, ny, nx)``
+        Particles only (no ice), motion-blurred, volts.
+    occupancy : ``(nz, ny, nx)`` unsigned ints, 0 = background, k = object k (1-based).
+    objects : DataFrame with ``class_name, z, y, x`` (simulation voxels) and ``a1, a2, a3``.
+    summary : dict of drawn counts and placed/failed per kind.
+    """
+
+    potential: np.ndarray
+    occupancy: np.ndarray
+    objects: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Prepared:
+    block: np.ndarray  # complex64 cropped rotated potential
+    occupied: np.ndarray  # bool, same shape
+    low: np.ndarray  # offset of block[0,0,0] relative to the centre voxel, (z, y, x)
+
+
+def _prepare(potential: np.ndarray, angles_deg, kind: str, threshold: bool) -> _Prepared | None:
+    rotated = rotate_volume(potential, angles_deg) if angles_deg is not None else potential.copy()
+    limit = OCCUPANCY_THRESHOLD_V[kind]
+    if threshold:
+        rotated.real[rotated.real < limit] = 0.0
+    occupied = np.abs(rotated) > limit
+    if not occupied.any():
+        return None
+    where = np.nonzero(occupied)
+    lo = [max(int(w.min()) - CROP_MARGIN_VOXELS, 0) for w in where]
+    hi = [
+        min(int(w.max()) + 1 + CROP_MARGIN_VOXELS, n)
+        for w, n in zip(where, rotated.shape, strict=False)
+    ]
+    crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=False))
+    centre = np.array([n // 2 for n in potential.shape])
+    return _Prepared(
+        np.ascontiguousarray(rotated[crop]),
+        np.ascontiguousarray(occupied[crop]),
+        np.array(lo) - centre,
+    )
+
+
+def _try_place(scene_shape, prepared: _Prepared, occupancy, rng, attempts: int, inside: bool):
+    """Return (centre, target slices, block slices) of a free position, or None."""
+    size = np.array(prepared.block.shape)
+    shape = np.array(scene_shape)
+    if inside:
+        low_c, high_c = -prepared.low, shape - prepared.low - size  # inclusive centre range
+        if np.any(high_c < low_c):
+            return None
+    else:
+        low_c, high_c = np.zeros(3, int), shape - 1
+    for _ in range(attempts):
+        centre = np.array([rng.integers(a, b + 1) for a, b in zip(low_c, high_c, strict=False)])
+        start = centre + prepared.low
+        t0, t1 = np.maximum(start, 0), np.minimum(start + size, shape)
+        if np.any(t1 <= t0):
+            continue
+        target = tuple(slice(a, b) for a, b in zip(t0, t1, strict=False))
+        source = tuple(slice(a - s, b - s) for a, b, s in zip(t0, t1, start, strict=False))
+        if not np.any(prepared.occupied[source] & (occupancy[target] != 0)):
+            return centre, target, source
+    return None
+
+
+def build_scene(
+    geometry: SceneGeometry,
+    parameters: SceneParameters,
+    proteins: dict[str, np.ndarray],
+    vesicles: list[np.ndarray],
+    gold: list[np.ndarray],
+    seed: int,
+    model_id: int,
+) -> Scene:
+    """Place objects in a scene; potentials are complex ``(n, n, n)`` centred at ``n // 2``.
+
+    ``proteins`` maps class names (drawn uniformly) to potentials; vesicle and gold libraries
+    are drawn from uniformly. All randomness comes from ``rng(seed, "scene", model_id)``.
+    """
+    rng = seeding.rng(seed, "scene", model_id)
+    counts = {
+        "vesicle": int(
+            rng.integers(
+                parameters.vesicles_per_tomogram[0], parameters.vesicles_per_tomogram[1] + 1
+            )
+        ),
+        "fiducial": int(
+            rng.integers(
+                parameters.fiducials_per_tomogram[0], parameters.fiducials_per_tomogram[1] + 1
+            )
+        ),
+        "protein": int(
+            rng.integers(
+                parameters.proteins_per_tomogram[0], parameters.proteins_per_tomogram[1] + 1
+            )
+        ),
+    }
+    libraries = {"vesicle": vesicles, "fiducial": gold}
+    for kind in ("vesicle", "fiducial"):
+        if counts[kind] and not libraries[kind]:
+            raise InputError(f"scene.{kind}s_per_tomogram: > 0 but the {kind} library is empty")
+    if counts["protein"] and not proteins:
+        raise InputError("structures.classes: no protein potentials given")
+    shape = geometry.simulation_shape
+    total = sum(counts.values())
+    occupancy = np.zeros(shape, dtype=np.uint16 if total < 65535 else np.uint32)
+    potential = np.zeros(shape, dtype=np.complex64)
+    rows, summary = [], {"drawn": counts, "placed": {}, "failed": {}}
+    class_names = sorted(proteins)
+    for kind in ("vesicle", "fiducial", "protein"):
+        placed = failed = 0
+        for _ in range(counts[kind]):
+            if kind == "protein":
+                name = class_names[int(rng.integers(len(class_names)))]
+                source = proteins[name]
+            else:
+                name = kind
+                source = libraries[kind][int(rng.integers(len(libraries[kind])))]
+            angles = sample_euler_angles_deg(rng, 1, parameters.orientation_sampling)[0]
+            prepared = _prepare(source, angles, kind, parameters.threshold_rotated_potentials)
+            spot = None
+            if prepared is not None:
+                spot = _try_place(
+                    shape,
+                    prepared,
+                    occupancy,
+                    rng,
+                    parameters.max_placement_attempts,
+                    inside=kind != "vesicle",
+                )
+            if spot is None:
+                failed += 1
+                continue
+            centre, target, block = spot
+            potential[target] += prepared.block[block]
+            occupancy[target][prepared.occupied[block]] = len(rows) + 1
+            shown = angles if kind == "protein" else (math.nan,) * 3
+            rows.append([name, *(int(c) for c in centre), *shown])
+            placed += 1
+        summary["placed"][kind], summary["failed"][kind] = placed, failed
+        logger.info("placed %d of %d %s objects", placed, counts[kind], kind)
+    objects = pd.DataFrame(rows, columns=["class_name", "z", "y", "x", "a1", "a2", "a3"])
+    _motion_blur(potential, parameters.motion_blur_sigma_nm / geometry.simulation_voxel_nm)
+    return Scene(potential, occupancy, objects, summary)
+
+
+def _motion_blur(potential: np.ndarray, sigma_voxels: float) -> None:
+    """Gaussian blur of real and imaginary parts in place (one float32 temporary)."""
+    if sigma_voxels <= 0:
+        return
+    scratch = np.empty(potential.shape, dtype=np.float32)
+    for part in (potential.real, potential.imag):
+        ndimage.gaussian_filter(part, sigma_voxels, output=scratch, mode="constant")
+        part[...] = scratch
+
+
+def add_ice(potential: np.ndarray, voltage_kv: float, imaginary_only: bool = False) -> None:
+    """Add the amorphous-ice background (4.5301 V real, absorption imaginary) in place."""
+    ice = complex(
+        0.0 if imaginary_only else ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v(voltage_kv)
+    )
+    potential += np.complex64(ice)
+
+
+def final_ground_truth(scene: Scene, geometry: SceneGeometry, workers: int = 1):
+    """Binned ground truth in the final frame.
+
+    Returns
+    -------
+    grandmodel : float32 ``(size_z, size_xy, size_xy)``, real potential (no ice), volts.
+    class_mask : float32, same shape, SHREC class ids.
+    occupancy : float32, same shape, object ids (line numbers of the locations file).
+    locations : DataFrame in ``tomobench.particles.LOCATION_COLUMNS`` (final-frame integers).
+    """
+    b, z0 = geometry.binning, geometry.z_offset
+    slab = slice(z0, z0 + geometry.ice_voxels)
+    grandmodel = np.zeros(geometry.final_shape, dtype=np.float32)
+    grandmodel[slab] = fourier_bin(scene.potential.real, b, workers=workers)
+    occupancy = np.zeros(geometry.final_shape, dtype=np.float32)
+    binned = scene.occupancy[::b, ::b, ::b]
+    occupancy[slab] = binned
+    lookup = np.zeros(len(scene.objects) + 1, dtype=np.float32)
+    lookup[1:] = [class_id(n) for n in scene.objects["class_name"]]
+    class_mask = np.zeros(geometry.final_shape, dtype=np.float32)
+    class_mask[slab] = lookup[binned]
+    frame = scene.objects
+    locations = pd.DataFrame(
+        {
+            "class_name": frame["class_name"],
+            "x": frame["x"] // b,
+            "y": frame["y"] // b,
+            "z": frame["z"] // b + z0,
+            "a1": frame["a1"],
+            "a2": frame["a2"],
+            "a3": frame["a3"],
+        }
+    )[LOCATION_COLUMNS]
+    return grandmodel, class_mask, occupancy, locations

@@ -1,0 +1,39 @@
+"""Snakemake script: simulate the tilt series of one scene — rule simulate_tilt_series."""
+
+import numpy as np
+
+from tomobench.mrc import read_mrc, write_mrc
+from tomobench.simulation.alignment import write_alignment
+from tomobench.simulation.ctf import Microscope
+from tomobench.simulation.tilt_series import (
+    TiltSeriesSettings,
+    draw_acquisition,
+    simulate_tilt_series,
+)
+from tomobench.workflow_support import script_logger, write_json
+
+log = script_logger(snakemake)  # noqa: F821
+config = snakemake.params.config  # noqa: F821
+model_id = int(snakemake.wildcards.i)  # noqa: F821
+seed = int(snakemake.params.seed)  # noqa: F821
+settings = TiltSeriesSettings.from_config(config)
+microscope = Microscope.from_config(config["microscope"])
+
+# memory-mapped: the spline coefficients are the only in-memory copy of the model
+potential, voxel_size_nm = read_mrc(snakemake.input.unbinned, mmap=True)  # noqa: F821
+acquisition = draw_acquisition(settings, voxel_size_nm, seed, model_id)
+log.info(
+    "model %d: defocus %.3f um, dose %.2f e/A2, %d tilts",
+    model_id,
+    acquisition.defocus_um,
+    acquisition.dose_e_per_A2,
+    len(acquisition.tilt_angles_deg),
+)
+projections = simulate_tilt_series(potential, voxel_size_nm, acquisition, settings, microscope)
+del potential
+out = snakemake.output  # noqa: F821
+write_mrc(out.projections, projections, voxel_size_nm)
+shifts_px = np.asarray(acquisition.shifts_nm) / voxel_size_nm
+write_alignment(out.alignment, acquisition.tilt_angles_deg, shifts_px)
+write_json(out.acquisition, acquisition.to_json(microscope, settings))
+log.info("wrote tilt series of model %d", model_id)
