@@ -59,7 +59,7 @@ rule match_templates:
         mem_mb=3000,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
-        settings=config["template_matching"],
+        settings=dict(sorted(config["template_matching"].items())),
         class_name=lambda wildcards: wildcards.pdb_id,
         chunk=lambda wildcards: int(wildcards.chunk),
         device=DEVICE,

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import ndimage
 
 from tomobench.errors import InputError
-from tomobench.methods.peaks import greedy_peaks, subvoxel_offsets
+from tomobench.methods.peaks import greedy_peaks, non_overlapping, subvoxel_offsets
 
 #: (3V/4π)^(1/3) in nm from the volumes of Table 1 of the SHREC 2021 paper.
 VOLUME_RADII_NM: dict[str, float] = {
@@ -100,11 +100,12 @@ def dog_scale_space(tomogram: np.ndarray, sigmas_voxels: np.ndarray, ratio: floa
     for k, sigma in enumerate(sigmas_voxels):
         wider = ndimage.gaussian_filter(volume, float(sigma) * ratio, mode="reflect")
         level = (wider - previous) * np.float32(sign / (ratio - 1.0))
+        median, scale = _robust_location_scale(level)
+        level_z = (level - median) / np.float32(scale)
         better = level > best_response
         best_response[better] = level[better]
         best_index[better] = k
-        median, scale = _robust_location_scale(level)
-        np.maximum(best_z, (level - median) / np.float32(scale), out=best_z)
+        np.maximum(best_z, level_z, out=best_z)
         if k + 1 < len(sigmas_voxels) and abs(sigmas_voxels[k + 1] - sigma * ratio) < 1e-6:
             previous = wider
         elif k + 1 < len(sigmas_voxels):
@@ -143,6 +144,10 @@ def dog_pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], *,
     effective_sigma = sigmas[scale_index[tuple(coords.T)]] * math.sqrt(sigma_ratio)
     blob_radius_nm = math.sqrt(3.0) * effective_sigma * voxel_size_nm
     nearest = np.argmin(np.abs(np.log(blob_radius_nm[:, None] / radius_values[None, :])), axis=1)
+    # A blob's own scale sets its exclusion zone: weaker picks within the class radius of a
+    # stronger one are parts of the same (larger) particle.
+    keep = non_overlapping(coords, 0.5 * radius_values[nearest] / voxel_size_nm)
+    coords, values, nearest = coords[keep], values[keep], nearest[keep]
     refined = coords + subvoxel_offsets(zscore, coords)
     return pd.DataFrame({
         "class_name": [names[i] for i in nearest],
