@@ -78,9 +78,11 @@ rule simulate_tilt_series:
     params:
         config=_simulation_config(),
         seed=SEED,
+        device=DEVICE,
     threads: 1
     resources:
         mem_mb=_simulation_mem_mb,
+        gpu=0 if DEVICE == "cpu" else 1,
     conda:
         "../../envs/tomobench.yaml"
     script:

@@ -29,7 +29,14 @@ log.info(
     acquisition.dose_e_per_A2,
     len(acquisition.tilt_angles_deg),
 )
-projections = simulate_tilt_series(potential, voxel_size_nm, acquisition, settings, microscope)
+projections = simulate_tilt_series(
+    potential,
+    voxel_size_nm,
+    acquisition,
+    settings,
+    microscope,
+    device=snakemake.params.device,  # noqa: F821
+)
 del potential
 out = snakemake.output  # noqa: F821
 write_mrc(out.projections, projections, voxel_size_nm)

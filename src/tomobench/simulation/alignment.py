@@ -65,9 +65,7 @@ def read_alignment(path) -> tuple[np.ndarray, np.ndarray]:
             if len(fields) < 5:
                 raise InputError(f"{path}:{number}: expected at least 5 columns")
             if rotation != 0 or magnification != 1:
-                raise InputError(
-                    f"{path}:{number}: rotation/magnification corrections unsupported"
-                )
+                raise InputError(f"{path}:{number}: rotation/magnification corrections unsupported")
             angles.append(-angle)
             shifts.append((-tx, -ty))
     if not angles:

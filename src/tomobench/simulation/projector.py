@@ -137,16 +137,26 @@ class SlabProjector:
     coefficients : complex64 ``(nz + 2 PAD, nx + 2 PAD, ny)`` from :func:`spline_coefficients`.
     voxel_size_nm : simulation voxel size.
     slice_thickness_nm : multislice slab thickness (rounded to whole voxels).
+    xp : ``numpy`` or ``cupy``; with cupy the coefficients live on the GPU and the sparse
+        product runs with ``cupyx.scipy.sparse`` (the matrix is built on the CPU).
     """
 
-    def __init__(self, coefficients: np.ndarray, voxel_size_nm: float, slice_thickness_nm: float):
+    def __init__(
+        self,
+        coefficients: np.ndarray,
+        voxel_size_nm: float,
+        slice_thickness_nm: float,
+        xp=np,
+    ):
         padded_z, padded_x, self.ny = coefficients.shape
         self.nz, self.nx = padded_z - 2 * PAD_VOXELS, padded_x - 2 * PAD_VOXELS
         self.voxel_size_nm = float(voxel_size_nm)
         self.planes = max(1, int(round(slice_thickness_nm / voxel_size_nm)))
         self.slice_thickness_nm = self.planes * self.voxel_size_nm
         # complex (z·x, y) seen as interleaved float32 (z·x, 2y): A is real.
-        self._flat = coefficients.reshape(padded_z * padded_x, self.ny).view(np.float32)
+        self.xp = xp
+        flat = coefficients.reshape(padded_z * padded_x, self.ny).view(np.float32)
+        self._flat = flat if xp is np else xp.asarray(flat)
 
     def layout(self, angle_deg: float) -> tuple[sp.csr_matrix, SlabLayout]:
         matrix, layout = slab_matrix((self.nz, self.nx), angle_deg, self.planes, PAD_VOXELS)
@@ -160,10 +170,15 @@ class SlabProjector:
 
     def slabs(self, matrix: sp.csr_matrix, layout: SlabLayout, chunk: int = 8):
         """Yield the slabs top to bottom: ``(ny, nx)`` complex64 ∫V dz in V·nm."""
+        xp = self.xp
+        if xp is not np:
+            import cupyx.scipy.sparse
+
+            matrix = cupyx.scipy.sparse.csr_matrix(matrix)
         for first in range(0, layout.count, chunk):
             last = min(first + chunk, layout.count)
             block = matrix[first * self.nx : last * self.nx] @ self._flat
-            block = block.view(np.complex64).reshape(last - first, self.nx, self.ny)
-            block *= np.float32(self.voxel_size_nm)
+            block = block.view(xp.complex64).reshape(last - first, self.nx, self.ny)
+            block *= xp.float32(self.voxel_size_nm)
             for slab in block:
-                yield np.ascontiguousarray(slab.T)
+                yield xp.ascontiguousarray(slab.T)

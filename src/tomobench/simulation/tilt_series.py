@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tomobench import seeding
+from tomobench.backend import array_module, to_numpy
 from tomobench.errors import InputError
 from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
 from tomobench.simulation.ctf import Microscope, complex_ctf
@@ -156,18 +157,25 @@ def simulate_tilt_series(
     acquisition: Acquisition,
     settings: TiltSeriesSettings,
     microscope: Microscope,
+    device: str = "cpu",
 ) -> np.ndarray:
     """Simulate the projections of a complex ``(nz, ny, nx)`` sample potential (volts).
 
     Returns float32 ``(tilt, ny, nx)`` detected images (electrons per pixel). Fills
-    ``acquisition.applied_defocus_at_exit_um``.
+    ``acquisition.applied_defocus_at_exit_um``. ``device`` (``cpu|cuda|auto``) selects numpy or
+    cupy for the slab projection, multislice and CTF; the detector and its random draws stay
+    on the CPU, so both give the same images within float32 rounding.
     """
+    xp = array_module(device)
     coefficients = spline_coefficients(potential)
-    projector = SlabProjector(coefficients, voxel_size_nm, settings.slice_thickness_nm)
+    projector = SlabProjector(coefficients, voxel_size_nm, settings.slice_thickness_nm, xp)
+    del coefficients
     shape = (potential.shape[1], potential.shape[2])
     wavelength = electron_wavelength_nm(microscope.voltage_kv)
     sigma = interaction_constant_rad_per_v_nm(microscope.voltage_kv)
-    propagator = fresnel_propagator(shape, voxel_size_nm, wavelength, projector.slice_thickness_nm)
+    propagator = fresnel_propagator(
+        shape, voxel_size_nm, wavelength, projector.slice_thickness_nm, xp
+    )
     electrons_per_pixel = acquisition.dose_per_tilt_e_per_A2 * (voxel_size_nm * 10) ** 2
     profile = (
         read_amplitude_profile(settings.amplitude_profile) if settings.amplitude_profile else None
@@ -176,20 +184,19 @@ def simulate_tilt_series(
     acquisition.applied_defocus_at_exit_um = []
     for i, angle in enumerate(acquisition.tilt_angles_deg):
         matrix, layout = projector.layout(angle)
-        wave = np.ones(shape, dtype=np.complex64)
+        wave = xp.ones(shape, dtype=xp.complex64)
         for slab in projector.slabs(matrix, layout):
-            wave = transmit_and_propagate(wave, slab, sigma, propagator)
+            wave = transmit_and_propagate(wave, slab, sigma, propagator, xp)
         below_centre_nm = -layout.bottom_nm
         sign = -1.0 if settings.defocus_centring_sign else 1.0
         defocus_nm = acquisition.defocus_per_tilt_um[i] * 1e3 + sign * below_centre_nm
         acquisition.applied_defocus_at_exit_um.append(defocus_nm / 1e3)
         shift_px = tuple(v / voxel_size_nm for v in acquisition.shifts_nm[i])
-        transfer = complex_ctf(shape, voxel_size_nm, defocus_nm, microscope) * shift_ramp(
-            shape, shift_px
-        )
-        fft = fft_module(np)
+        transfer = complex_ctf(shape, voxel_size_nm, defocus_nm, microscope, xp)
+        transfer *= xp.asarray(shift_ramp(shape, shift_px))
+        fft = fft_module(xp)
         image_wave = fft.ifft2(fft.fft2(wave) * transfer)
-        intensity = (image_wave.real**2 + image_wave.imag**2).astype(np.float32)
+        intensity = to_numpy((image_wave.real**2 + image_wave.imag**2).astype(xp.float32))
         noise_rng = seeding.rng(acquisition.seed, "detector", acquisition.model_id, i)
         image = detect(intensity, electrons_per_pixel, noise_rng, settings.detector, settings.noise)
         if profile is not None:
