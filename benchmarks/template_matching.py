@@ -28,7 +28,11 @@ import numpy as np
 
 from tomobench.backend import array_module
 from tomobench.methods.template_matching.angles import rotation_count, uniform_rotations
-from tomobench.methods.template_matching.correlation import LocalCorrelation, _fft_module
+from tomobench.methods.template_matching.correlation import (
+    LocalCorrelation,
+    _fft_module,
+    keep_freed_memory_in_heap,
+)
 from tomobench.methods.template_matching.extraction import ClassSearch
 from tomobench.methods.template_matching.pipeline import extract_picks
 from tomobench.methods.template_matching.templates import missing_wedge, spherical_mask
@@ -41,13 +45,13 @@ DEFAULT_CLASS_BOXES_2NM = {
 }
 
 
-def _median_seconds(function, repeats: int, sync) -> float:
+def _median_seconds(function, repeats: int, sync, clock=time.perf_counter) -> float:
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         function()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return float(np.median(times))
 
 
@@ -83,18 +87,26 @@ def _search_function(shape, box: int, xp, threads: int, rotations: int, wedge: b
     return lambda: engine.search([template], rotation_set, wedge=weight)
 
 
-def interleaved_seconds(shape, box, xp, threads, rotations, repeats) -> tuple[float, float]:
-    """Median seconds per rotation and of the FFT floor, measured alternately so that load
-    from other processes affects both alike."""
+def interleaved_seconds(shape, box, xp, threads, rotations, repeats):
+    """Median wall and CPU seconds per rotation and of the FFT floor, measured alternately so
+    that load from other processes affects both alike.
+
+    Returns ``((search_wall, floor_wall), (search_cpu, floor_cpu))``; CPU time (all threads of
+    this process) is robust to the process being descheduled on a shared machine.
+    """
     floor_function = _fft_floor_function(shape, xp, threads)
     search_function = _search_function(shape, box, xp, threads, rotations)
     sync = _sync_for(xp)
     floor_function()
-    floors, searches = [], []
+    samples = {"floor": [], "search": [], "floor_cpu": [], "search_cpu": []}
     for _ in range(repeats):
-        floors.append(_median_seconds(floor_function, 1, sync))
-        searches.append(_median_seconds(search_function, 1, sync) / rotations)
-    return float(np.median(searches)), float(np.median(floors))
+        for name, function, count in (("floor", floor_function, 1),
+                                      ("search", search_function, rotations)):
+            samples[name].append(_median_seconds(function, 1, sync) / count)
+            samples[name + "_cpu"].append(
+                _median_seconds(function, 1, sync, clock=time.process_time) / count)
+    median = {name: float(np.median(values)) for name, values in samples.items()}
+    return (median["search"], median["floor"]), (median["search_cpu"], median["floor_cpu"])
 
 
 def default_run_cost(xp, threads: int) -> None:
@@ -133,13 +145,18 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 512×512×200 (paper size)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--skip-default", action="store_true")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's allocator alone (match_templates tunes it)")
     args = parser.parse_args()
+    if not args.default_malloc:
+        print(f"freed memory kept in the heap: {keep_freed_memory_in_heap()}")
     xp = array_module(args.device)
     print(f"backend {xp.__name__}, {args.threads} FFT worker(s)")
     shapes = [(128, 128, 128), (256, 256, 256)] + ([(200, 512, 512)] if args.large else [])
     box = 21
+    print(f"template box {box}³, missing wedge on; wall-clock and CPU-time (all threads) medians")
     print(f"{'volume (z,y,x)':>18} {'ms/rotation':>12} {'FFT floor ms':>13} {'ratio':>6}"
-          f"  (template box {box}³, missing wedge on)")
+          f" {'CPU ms/rot':>11} {'CPU floor ms':>13} {'CPU ratio':>9}")
     for shape in shapes:
         voxels = math.prod(shape)
         small = voxels <= 128**3
@@ -147,9 +164,11 @@ def main() -> None:
             rotations, repeats = (16, 7) if small else ((8, 5) if voxels <= 256**3 else (3, 3))
         else:
             rotations, repeats = 64, 5
-        per_rotation, floor = interleaved_seconds(shape, box, xp, args.threads, rotations, repeats)
-        print(f"{str(shape):>18} {1e3 * per_rotation:12.2f} {1e3 * floor:13.2f} "
-              f"{per_rotation / floor:6.2f}")
+        (wall, wall_floor), (cpu, cpu_floor) = interleaved_seconds(
+            shape, box, xp, args.threads, rotations, repeats)
+        print(f"{str(shape):>18} {1e3 * wall:12.2f} {1e3 * wall_floor:13.2f} "
+              f"{wall / wall_floor:6.2f} {1e3 * cpu:11.2f} {1e3 * cpu_floor:13.2f} "
+              f"{cpu / cpu_floor:9.2f}")
     if not args.skip_default:
         print("default configuration (tomobench config/config.yaml):")
         default_run_cost(xp, 1 if xp is np else args.threads)

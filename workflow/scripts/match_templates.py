@@ -3,10 +3,12 @@
 import numpy as np
 
 from tomobench.methods.template_matching import read_acquisition, search_class, write_search
+from tomobench.methods.template_matching.correlation import keep_freed_memory_in_heap
 from tomobench.mrc import read_mrc
 from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
+keep_freed_memory_in_heap()  # per-rotation FFT buffers reuse pages instead of faulting
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 tomogram, tomogram_voxel_nm = read_mrc(inputs.tomogram)
 potential, potential_voxel_nm = read_mrc(inputs.potential)

@@ -50,6 +50,30 @@ def _ndimage_module(xp: ModuleType):
     return cupyx.scipy.ndimage
 
 
+def keep_freed_memory_in_heap() -> bool:
+    """Ask glibc to serve large blocks from the heap and keep freed ones (process-wide).
+
+    Every rotation allocates a spectrum and a correlation map of the search volume's size; by
+    default glibc maps such blocks freshly and unmaps them on free, so each rotation pays page
+    faults on ~2 volumes of new memory (about 15 % of the time per rotation at 256³). With
+    ``M_MMAP_MAX = 0`` and a huge ``M_TRIM_THRESHOLD`` the freed blocks are reused instead.
+    Meant for a worker process (the ``match_templates`` script); returns False where glibc's
+    ``mallopt`` is unavailable (nothing changes then).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def index_rotation_matrix(rotation: Rotation) -> np.ndarray:
     """Matrix ``A`` with ``rotated[o] = template[A o + offset]`` for ``(z, y, x)`` indices.
 

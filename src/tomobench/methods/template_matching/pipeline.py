@@ -179,7 +179,6 @@ def search_class(tomogram: np.ndarray, tomogram_voxel_nm: float, potential: np.n
         "score_std": result.score_std,
         "score_count": result.score_count,
         "rotations_searched": result.rotations,
-        "search_seconds": round(result.seconds, 3),
         "device": xp.__name__,
     }
     return result, description
