@@ -402,3 +402,87 @@ def test_log_finds_planted_beads():
     found = sorted(zip(fiducials.z.round(), fiducials.y.round(), fiducials.x.round(), strict=True))
     assert found == sorted(beads)
     assert set(fiducials.class_name) == {"fiducial"}
+
+
+# --- search outputs and rotation chunks -------------------------------------------------------
+
+def _scene_with_potential():
+    potential = _synthetic_potential()
+    scene = np.zeros((64, 80, 80), dtype=np.float32)
+    scene[12:52, 20:60, 30:70] = potential  # centre (32, 40, 50) in 0.5 nm voxels
+    tomogram = _simulator_contrast(fourier_bin(scene, 2), defocus_um=3.0).astype(np.float32)
+    tomogram += 0.3 * tomogram.std() * np.random.default_rng(10).standard_normal(tomogram.shape,
+                                                                                  np.float32)
+    acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
+                   "tilt_range_deg": (-60, 60)}
+    return potential, tomogram, acquisition
+
+
+def test_rotation_chunks_merge_to_the_full_search(tmp_path):
+    from tomobench.methods.template_matching import load_class_search, write_search
+
+    potential, tomogram, acquisition = _scene_with_potential()
+    settings = {"angular_step_deg": 45, "search_voxel_size_nm": 2.0, "mirror": True}
+    paths = {}
+    for chunks in (1, 3):
+        paths[chunks] = []
+        for chunk in range(chunks):
+            result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition,
+                                               {**settings, "rotation_chunks": chunks},
+                                               chunk=chunk, device="cpu")
+            stem = tmp_path / f"c{chunks}_{chunk}"
+            files = [f"{stem}.json", f"{stem}_scores.mrc", f"{stem}_angles.mrc"]
+            write_search(result, description, files[1], files[2], files[0], "1BXN")
+            paths[chunks].append(files)
+    whole, split = (load_class_search(*zip(*paths[n], strict=True)) for n in (1, 3))
+    assert np.allclose(whole.scores, split.scores, atol=1e-6)
+    assert np.mean(whole.angles == split.angles) > 0.999
+    assert whole.score_std == pytest.approx(split.score_std, rel=1e-6)
+    assert whole.search_space == split.search_space == 16 * 20 * 20 * 163 * 2
+    assert whole.factor == 2 and whole.class_name == "1BXN"
+    peak = np.unravel_index(np.argmax(whole.scores), whole.scores.shape)
+    assert np.abs(np.array(peak) * 2 - (16, 20, 25)).max() <= 1
+    description = json.loads(open(paths[3][1][0]).read())
+    assert description["rotation_index_range"] == [54, 109]
+
+
+PROTEIN_CENTRES_1NM = [(20, 12, 12), (20, 12, 35), (20, 35, 12), (20, 35, 35)]
+BEAD_CENTRE_1NM = (20, 24, 24)
+
+
+def _scene_with_proteins_and_bead(noise=1.0):
+    """Four copies of the synthetic protein and a gold bead (25 V, radius 2.5 nm) imaged like
+    the simulator at 3 µm defocus, 1 nm voxels, noise ``noise`` × the signal std."""
+    potential = _synthetic_potential()
+    scene = np.zeros((80, 96, 96), dtype=np.float32)
+    for z, y, x in PROTEIN_CENTRES_1NM:
+        scene[2 * z - 20:2 * z + 20, 2 * y - 20:2 * y + 20, 2 * x - 20:2 * x + 20] += potential
+    grid = np.indices(scene.shape, dtype=np.float32)
+    distance = 0.5 * np.sqrt(sum((g - 2 * c) ** 2
+                                 for g, c in zip(grid, BEAD_CENTRE_1NM, strict=True)))
+    scene += 25.0 / (1 + np.exp(np.minimum((distance - 2.5) / 0.2, 50)))
+    tomogram = _simulator_contrast(fourier_bin(scene, 2), defocus_um=3.0).astype(np.float32)
+    rng = np.random.default_rng(11)
+    tomogram += noise * tomogram.std() * rng.standard_normal(tomogram.shape, np.float32)
+    return potential, tomogram
+
+
+def test_extract_picks_end_to_end_with_fiducial():
+    potential, tomogram = _scene_with_proteins_and_bead()
+    acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
+                   "tilt_range_deg": (-60, 60)}
+    result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition,
+                                       {"angular_step_deg": 45}, device="cpu")
+    search = ClassSearch("1BXN", result.scores, result.angles, result.score_mean,
+                         result.score_std, 10**6, description["factor"],
+                         description["particle_radius_nm"], description["mask_radius_nm"], 2.0)
+    for kind in ("tm", "tm_f"):
+        picks, report = extract_picks([search], tomogram, kind,
+                                      {"top_n": 20, "threshold": "false_alarm"})
+        fiducials = picks[picks.class_name == "fiducial"]
+        assert len(fiducials) == 1
+        assert np.allclose(fiducials[["z", "y", "x"]].to_numpy()[0], BEAD_CENTRE_1NM, atol=1.0)
+        proteins = picks[picks.class_name == "1BXN"][["z", "y", "x"]].to_numpy()
+        for centre in PROTEIN_CENTRES_1NM:
+            assert np.linalg.norm(proteins - centre, axis=1).min() <= 2.0
+        assert report["picks_per_class"]["fiducial"] == 1

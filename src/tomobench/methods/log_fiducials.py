@@ -23,6 +23,8 @@ from scipy import ndimage
 from tomobench.errors import InputError
 from tomobench.methods.peaks import greedy_peaks, subvoxel_offsets
 
+#: Fewer response peaks above 3 than this: no reference blob level, ``threshold_sigma`` alone.
+MIN_REFERENCE_PEAKS = 10
 FIDUCIAL_COLUMNS = ["class_name", "x", "y", "z", "score", "zscore", "radius_voxels"]
 
 
@@ -55,7 +57,8 @@ def pick_fiducials(tomogram: np.ndarray, sigma_voxels: float = 3.0, threshold_si
     threshold_sigma : robust z-score a bead must reach.
     exclusion_radius_voxels : minimum distance between peaks (default ``2 σ``).
     contrast_ratio, reference_quantile : a bead must also reach ``contrast_ratio`` × the
-        ``reference_quantile`` quantile of the z-scores of all peaks above 3 (0 disables).
+        ``reference_quantile`` quantile of the z-scores of all peaks above 3 (0 disables; so
+        does a volume with fewer than ``MIN_REFERENCE_PEAKS`` such peaks).
 
     Returns
     -------
@@ -68,7 +71,7 @@ def pick_fiducials(tomogram: np.ndarray, sigma_voxels: float = 3.0, threshold_si
     exclusion = 2.0 * sigma_voxels if exclusion_radius_voxels is None else exclusion_radius_voxels
     coords, values = greedy_peaks(zscore, exclusion, threshold=3.0)
     threshold = threshold_sigma
-    if contrast_ratio > 0 and len(values):
+    if contrast_ratio > 0 and len(values) >= MIN_REFERENCE_PEAKS:
         threshold = max(threshold, contrast_ratio * float(np.quantile(values, reference_quantile)))
     keep = values >= threshold
     coords, values = coords[keep][:max_count], values[keep][:max_count]
