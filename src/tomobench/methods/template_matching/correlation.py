@@ -106,11 +106,6 @@ class SearchResult:
     rotations: int
     seconds: float
 
-    @property
-    def moments(self) -> tuple[float, float, int]:
-        """``(Σ s, Σ s², n)`` for merging statistics of rotation chunks."""
-        n = self.score_count
-        return self.score_mean * n, (self.score_std**2 + self.score_mean**2) * n, n
 
 
 class LocalCorrelation:
@@ -174,7 +169,7 @@ class LocalCorrelation:
 
     def _inverse_denominator(self, volume):
         xp = self.xp
-        mask_spectrum = self._padded_rfftn(self.mask[::-1, ::-1, ::-1])
+        mask_spectrum = self._padded_rfftn(xp.ascontiguousarray(self.mask[::-1, ::-1, ::-1]))
         local_sum = self._irfftn(mask_spectrum * self.volume_spectrum)
         local_sum_sq = self._irfftn(mask_spectrum * self._rfftn(volume * volume))
         variance = local_sum_sq - local_sum * local_sum / self.mask_sum
