@@ -6,6 +6,7 @@ from scipy import ndimage, stats
 
 from tomobench.errors import InputError
 from tomobench.simulation.rotation import (
+    Rotator,
     rotate_volume,
     rotation_matrix_xyz,
     sample_euler_angles_deg,
@@ -71,6 +72,13 @@ def test_rotation_convention_moves_x_to_y():
     assert np.allclose(rotation_matrix_xyz((90, 0, 0)) @ [1, 0, 0], [0, 1, 0], atol=1e-12)
 
 
+def test_cached_rotator_equals_affine_rotation():
+    volume = blob(21, 6, 2.0, 0.3, elongate=1.5)
+    for angles in [(0, 0, 0), (30.0, 70.0, -20.0), (200.0, 15.0, 95.0)]:
+        expected = rotate_volume(volume, angles)
+        assert np.allclose(Rotator(volume).rotate(angles), expected, atol=2e-4 * 2.0)
+
+
 def test_uniform_orientations_pass_and_faithful_fails_uniformity():
     rng = np.random.default_rng(3)
     z_axis = np.array([0.0, 0.0, 1.0])
@@ -121,7 +129,7 @@ def test_placements_never_overlap_and_failures_are_counted():
         if angles is None:
             assert np.any(scene.occupancy == k)
             continue
-        prepared = _prepare(source, angles, "protein", False)
+        prepared = _prepare(Rotator(source), angles, "protein", False)
         start = np.array([row.z, row.y, row.x]) + prepared.low
         assert np.all(start >= 0) and np.all(start + prepared.block.shape <= shape)
         region = tuple(slice(a, a + n) for a, n in zip(start, prepared.block.shape, strict=True))

@@ -62,6 +62,54 @@ def rotate_volume(volume: np.ndarray, angles_deg, order: int = 3) -> np.ndarray:
     return _affine(volume, inverse_zyx, offset, order).astype(volume.dtype, copy=False)
 
 
+#: Zero padding of the prefiltered coefficients (voxels) and the extra radius beyond the
+#: object's support out to which rotated values are evaluated (B-spline overshoot).
+_PAD_VOXELS = 4
+_SUPPORT_MARGIN_VOXELS = 3
+
+
+class Rotator:
+    """Cubic B-spline rotations of one complex ``(z, y, x)`` potential about voxel ``n // 2``.
+
+    Equivalent to :func:`rotate_volume` but faster for repeated use: the B-spline
+    coefficients are computed once, and only output voxels within the support radius of the
+    potential (+3 voxels) are interpolated — a rotation about the centre keeps distances, so
+    every other output voxel is zero.
+    """
+
+    def __init__(self, volume: np.ndarray):
+        self.shape = volume.shape
+        self.centre = np.array([n // 2 for n in volume.shape], dtype=float)
+        grid = np.indices(volume.shape).reshape(3, -1).T - self.centre
+        distance = np.sqrt((grid**2).sum(axis=1))
+        occupied = np.abs(volume).ravel() > 0
+        radius = distance[occupied].max() + _SUPPORT_MARGIN_VOXELS if occupied.any() else -1.0
+        self._inside = np.nonzero(distance <= radius)[0]
+        # (3, points) float32 offsets from the centre, (z, y, x)
+        self._offsets = np.ascontiguousarray(grid[self._inside].T, dtype=np.float32)
+        padded = np.pad(volume, _PAD_VOXELS)
+        self._parts = [
+            ndimage.spline_filter(np.ascontiguousarray(part, np.float32), 3, np.float32, "mirror")
+            for part in (padded.real, padded.imag)
+        ]
+
+    def rotate(self, angles_deg) -> np.ndarray:
+        """The potential rotated by ZXZ angles (degrees), complex64 of the input shape."""
+        inverse_zyx = rotation_matrix_xyz(angles_deg).T[::-1, ::-1]
+        source = np.empty_like(self._offsets)
+        for axis in range(3):
+            row = inverse_zyx[axis].astype(np.float32)
+            source[axis] = self.centre[axis] + _PAD_VOXELS
+            for k in range(3):
+                source[axis] += row[k] * self._offsets[k]
+        out = np.zeros(int(np.prod(self.shape)), dtype=np.complex64)
+        for part, target in zip(self._parts, (out.real, out.imag), strict=True):
+            target[self._inside] = ndimage.map_coordinates(
+                part, source, order=3, prefilter=False, mode="mirror", output=np.float32
+            )
+        return out.reshape(self.shape)
+
+
 def _affine(part: np.ndarray, matrix: np.ndarray, offset: np.ndarray, order: int) -> np.ndarray:
     return ndimage.affine_transform(
         np.ascontiguousarray(part, dtype=np.float32),

@@ -31,7 +31,7 @@ from tomobench.simulation.physics import ICE_REAL_POTENTIAL_V, ice_imaginary_pot
 from tomobench.simulation.resample import fourier_bin
 from tomobench.simulation.rotation import (
     ORIENTATION_SAMPLINGS,
-    rotate_volume,
+    Rotator,
     sample_euler_angles_deg,
 )
 
@@ -172,8 +172,9 @@ class _Prepared:
     low: np.ndarray  # offset of block[0,0,0] relative to the centre voxel, (z, y, x)
 
 
-def _prepare(potential: np.ndarray, angles_deg, kind: str, threshold: bool) -> _Prepared | None:
-    rotated = rotate_volume(potential, angles_deg) if angles_deg is not None else potential.copy()
+def _prepare(rotator: Rotator, angles_deg, kind: str, threshold: bool) -> _Prepared | None:
+    """Rotate, threshold (faithful), find the occupied voxels and crop to them."""
+    rotated = rotator.rotate(angles_deg)
     limit = OCCUPANCY_THRESHOLD_V[kind]
     if threshold:
         rotated.real[rotated.real < limit] = 0.0
@@ -187,7 +188,7 @@ def _prepare(potential: np.ndarray, angles_deg, kind: str, threshold: bool) -> _
         for w, n in zip(where, rotated.shape, strict=False)
     ]
     crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=False))
-    centre = np.array([n // 2 for n in potential.shape])
+    centre = np.array([n // 2 for n in rotated.shape])
     return _Prepared(
         np.ascontiguousarray(rotated[crop]),
         np.ascontiguousarray(occupied[crop]),
@@ -262,6 +263,7 @@ def build_scene(
     potential = np.zeros(shape, dtype=np.complex64)
     rows, summary = [], {"drawn": counts, "placed": {}, "failed": {}}
     class_names = sorted(proteins)
+    rotators: dict[int, Rotator] = {}  # B-spline coefficients computed once per potential
     for kind in ("vesicle", "fiducial", "protein"):
         placed = failed = 0
         for _ in range(counts[kind]):
@@ -272,7 +274,11 @@ def build_scene(
                 name = kind
                 source = libraries[kind][int(rng.integers(len(libraries[kind])))]
             angles = sample_euler_angles_deg(rng, 1, parameters.orientation_sampling)[0]
-            prepared = _prepare(source, angles, kind, parameters.threshold_rotated_potentials)
+            if id(source) not in rotators:
+                rotators[id(source)] = Rotator(source)
+            prepared = _prepare(
+                rotators[id(source)], angles, kind, parameters.threshold_rotated_potentials
+            )
             spot = None
             if prepared is not None:
                 spot = _try_place(
