@@ -271,10 +271,13 @@ def test_make_template_geometry_and_errors():
 def test_read_acquisition(tmp_path):
     fallback = {"voltage_kv": 300, "spherical_aberration_mm": 2.7, "tilt_range_deg": [-60, 60]}
     path = tmp_path / "acquisition_parameters.json"
-    path.write_text(json.dumps({"defocus_um": [3.0, 3.2], "tilt_angles_deg": [-50, 0, 54]}))
+    path.write_text(json.dumps({"defocus_um": [3.0, 3.2], "tilt_angles_deg": [-50, 0, 54],
+                                "microscope": {"voltage_kv": 200.0}}))
     acquisition = read_acquisition(path, fallback)
     assert acquisition["defocus_um"] == pytest.approx(3.1)
     assert acquisition["tilt_range_deg"] == (-50.0, 54.0)
+    assert acquisition["voltage_kv"] == 200.0
+    assert acquisition["spherical_aberration_mm"] == 2.7
     path.write_text(json.dumps({"dose_e_per_A2": 100}))
     with pytest.raises(InputError, match="defocus_um"):
         read_acquisition(path, fallback)

@@ -87,7 +87,8 @@ def read_acquisition(path: str | Path, fallback: dict) -> dict:
     """Defocus (µm), voltage (kV), Cs (mm) and tilt range (deg) of a tomogram.
 
     ``path`` is ``acquisition_parameters.json``; ``defocus_um`` is required (a number, or a
-    per-tilt list whose mean is used). Voltage, Cs and tilt range fall back to ``fallback``
+    per-tilt list whose mean is used). Voltage and Cs are read at the top level or under
+    ``microscope``, the tilt range from ``tilt_angles_deg``; each falls back to ``fallback``
     (keys ``voltage_kv``, ``spherical_aberration_mm``, ``tilt_range_deg``).
     """
     path = Path(path)
@@ -102,11 +103,15 @@ def read_acquisition(path: str | Path, fallback: dict) -> dict:
     tilts = payload.get("tilt_angles_deg")
     tilt_range = ((float(min(tilts)), float(max(tilts))) if tilts
                   else tuple(fallback["tilt_range_deg"]))
+    microscope = payload.get("microscope") or {}
+
+    def value(key):
+        return float(payload.get(key, microscope.get(key, fallback[key])))
+
     return {
         "defocus_um": defocus_um,
-        "voltage_kv": float(payload.get("voltage_kv", fallback["voltage_kv"])),
-        "spherical_aberration_mm": float(
-            payload.get("spherical_aberration_mm", fallback["spherical_aberration_mm"])),
+        "voltage_kv": value("voltage_kv"),
+        "spherical_aberration_mm": value("spherical_aberration_mm"),
         "tilt_range_deg": tilt_range,
     }
 
