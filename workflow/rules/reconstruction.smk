@@ -1,13 +1,6 @@
 # Reconstruction: weighted back-projection per tomogram and a central-slice figure.
 
 
-def _reconstruction_config():
-    return {
-        key: config.get(key) or {}
-        for key in ("tomograms", "scene", "reconstruction", "faithful")
-    }
-
-
 rule reconstruct:
     input:
         projections="results/{name}/data/model_{i}/projections.mrc",
@@ -19,20 +12,13 @@ rule reconstruct:
         "results/{name}/logs/reconstruct/model_{i}.log",
     benchmark:
         "results/{name}/benchmarks/reconstruct/model_{i}.tsv"
-    params:
-        config=_reconstruction_config(),
-    threads: 1
-    resources:
-        mem_mb=lambda wildcards, attempt: int(
-            1000
-            + 16e-6
-            * config["tomograms"]["size_xy_voxels"] ** 2
-            * (config["tomograms"]["binning"] ** 2 * config["tilt_series"]["tilt_count"]
-               + config["tomograms"]["size_z_voxels"])
-            * attempt
-        ),
     conda:
         "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=_reconstruction_mem_mb,
+    params:
+        config=_reconstruction_config(),
     script:
         "../scripts/reconstruct.py"
 
@@ -52,10 +38,10 @@ rule render_central_slice:
         "results/{name}/logs/render_central_slice/model_{i}.log",
     benchmark:
         "results/{name}/benchmarks/render_central_slice/model_{i}.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-    conda:
-        "../../envs/tomobench.yaml"
     script:
         "../scripts/render_central_slice.py"
