@@ -134,7 +134,7 @@ def default_run_cost(xp, threads: int) -> None:
     tomogram = rng.standard_normal((96, 192, 192)).astype(np.float32)
     for kind in ("tm", "tm_f"):
         start = time.perf_counter()
-        picks, _ = extract_picks(searches, tomogram, kind, {"top_n": 150})
+        picks, _ = extract_picks(searches, tomogram, kind, {"top_n": 50})
         print(f"  extraction {kind}: {time.perf_counter() - start:.1f} s ({len(picks)} picks "
               f"from noise maps, LoG fiducials included)")
 

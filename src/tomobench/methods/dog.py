@@ -35,7 +35,7 @@ VOLUME_RADII_NM: dict[str, float] = {
 DOG_DEFAULTS = {
     "radii_nm": None,
     "sigma_ratio": 1.25,
-    "threshold_sigma": 5.0,
+    "threshold_sigma": 8.0,
     "contrast": "dark",
     "min_distance_fraction": 1.0,
     "max_picks": None,
@@ -115,7 +115,7 @@ def dog_scale_space(tomogram: np.ndarray, sigmas_voxels: np.ndarray, ratio: floa
 
 def dog_pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], *,
              radii_nm: dict[str, float] | None = None, sigma_ratio: float = 1.25,
-             threshold_sigma: float = 5.0, contrast: str = "dark",
+             threshold_sigma: float = 8.0, contrast: str = "dark",
              min_distance_fraction: float = 1.0, max_picks: int | None = None,
              border_voxels: int = 2) -> pd.DataFrame:
     """Pick and classify blobs in ``tomogram`` ``(z, y, x)``.

@@ -4,8 +4,9 @@ TM: per class, the top-N peaks of the score map (greedy, exclusion radius), then
 threshold: by default the paper's — a Gaussian fitted to the *particle* population of the
 candidates' score histogram (the upper component of a two-Gaussian maximum-likelihood fit), cut
 at ``μ - 2σ`` of that population; optionally pytom-match-pick's false-alarm threshold or a fixed
-one. Classes (and the LoG fiducials) are merged; picks of different classes closer than
-``merge_distance_voxels`` keep only the best *normalised* score ``(s - μ_search)/σ_search``.
+one. Classes (and the LoG fiducials) are merged; picks of different classes on the same voxel
+(or closer than ``merge_distance_voxels``) keep only the best *normalised* score
+``(s - μ_search)/σ_search``.
 
 TM-F: the same candidates, then, class by class in a configured order (round and symmetric
 complexes first, as the paper; fiducials before all), each candidate in decreasing score is

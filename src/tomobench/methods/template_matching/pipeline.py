@@ -65,7 +65,7 @@ EXTRACTION_DEFAULTS = {
     "fixed_threshold": None,
     "exclusion_radius_fraction": 1.0,
     "border_voxels": 0,
-    "merge_distance_voxels": 2.0,
+    "merge_distance_voxels": 0.0,
     "class_order": None,
     "overlap_radius_scale": 1.0,
     "fiducials": True,
