@@ -153,6 +153,7 @@ def main():
         help="simulate only this many evenly spaced tilts and extrapolate",
     )
     parser.add_argument("--potentials", default=None)
+    parser.add_argument("--workers", type=int, default=1, help="FFT threads (tilt series)")
     args = parser.parse_args()
     size_xy, size_z, ice_nm, tilts, proteins_n, fiducials_n, vesicles_n = SIZES[args.size]
     geometry = SceneGeometry(size_xy, size_z, 1.0, 2, ice_nm)

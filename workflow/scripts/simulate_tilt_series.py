@@ -36,6 +36,7 @@ projections = simulate_tilt_series(
     settings,
     microscope,
     device=snakemake.params.device,  # noqa: F821
+    workers=snakemake.threads,  # noqa: F821
 )
 del potential
 out = snakemake.output  # noqa: F821

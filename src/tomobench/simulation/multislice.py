@@ -27,18 +27,27 @@ def fresnel_propagator(
     return xp.exp(-1j * math.pi * wavelength_nm * distance_nm * k2).astype(xp.complex64)
 
 
+def fft2(array, xp=np, inverse: bool = False, workers: int = 1):
+    """2-D (inverse) FFT over the last two axes keeping complex64; ``workers`` threads on CPU."""
+    fft = fft_module(xp)
+    function = fft.ifft2 if inverse else fft.fft2
+    if xp is np:
+        return function(array, workers=workers)
+    return function(array)
+
+
 def transmit_and_propagate(
-    wave, projected_potential_v_nm, sigma_rad_per_v_nm: float, propagator, xp=np
+    wave, projected_potential_v_nm, sigma_rad_per_v_nm: float, propagator, xp=np, workers=1
 ):
     """One multislice step: ``ψ ← IFFT(FFT(ψ · exp(iσ V_proj)) · P)``.
 
     ``projected_potential_v_nm`` is the complex slab integral ∫V dz (V·nm), ``(ny, nx)``;
     its imaginary (absorption) part attenuates the wave. Returns the new wave (complex64).
     """
-    fft = fft_module(xp)
-    return fft.ifft2(
-        fft.fft2(wave * transmission(projected_potential_v_nm, sigma_rad_per_v_nm, xp)) * propagator
-    ).astype(xp.complex64, copy=False)
+    transmitted = wave * transmission(projected_potential_v_nm, sigma_rad_per_v_nm, xp)
+    spectrum = fft2(transmitted, xp, workers=workers)
+    spectrum *= propagator
+    return fft2(spectrum, xp, inverse=True, workers=workers).astype(xp.complex64, copy=False)
 
 
 def transmission(projected_potential_v_nm, sigma_rad_per_v_nm: float, xp=np):

@@ -46,21 +46,26 @@ PAD_VOXELS = 7
 SUPPORT_MARGIN_VOXELS = 4
 
 
-def spline_coefficients(potential: np.ndarray) -> np.ndarray:
+def spline_coefficients(potential: np.ndarray, rows_per_chunk: int = 16) -> np.ndarray:
     """Cubic B-spline coefficients along z and x of a complex ``(nz, ny, nx)`` volume.
 
     Returned as ``(nz + 2 PAD, nx + 2 PAD, ny)`` complex64 (y last, contiguous), the volume
-    extended by ``PAD_VOXELS`` zeros in z and x, ready for :class:`SlabProjector`. One copy of
-    the model (filtered in place).
+    extended by ``PAD_VOXELS`` zeros in z and x, ready for :class:`SlabProjector`. The filter
+    runs on contiguous chunks of y rows (the rows are independent), so the only full-size
+    array is the result; ``potential`` may be a memory map.
     """
     nz, ny, nx = potential.shape
     pad = PAD_VOXELS
-    coefficients = np.zeros((nz + 2 * pad, nx + 2 * pad, ny), np.complex64)
-    for z in range(nz):
-        coefficients[z + pad, pad : pad + nx] = potential[z].T
-    for part in (coefficients.real, coefficients.imag):
-        for axis in (0, 1):
-            ndimage.spline_filter1d(part, order=3, axis=axis, mode="mirror", output=part)
+    coefficients = np.empty((nz + 2 * pad, nx + 2 * pad, ny), np.complex64)
+    for y0 in range(0, ny, rows_per_chunk):
+        y1 = min(y0 + rows_per_chunk, ny)
+        block = np.asarray(potential[:, y0:y1, :])
+        for part, target in ((block.real, coefficients.real), (block.imag, coefficients.imag)):
+            chunk = np.zeros((nz + 2 * pad, y1 - y0, nx + 2 * pad), np.float32)
+            chunk[pad : pad + nz, :, pad : pad + nx] = part
+            for axis in (0, 2):
+                ndimage.spline_filter1d(chunk, order=3, axis=axis, mode="mirror", output=chunk)
+            target[:, :, y0:y1] = chunk.transpose(0, 2, 1)
     return coefficients
 
 
@@ -168,8 +173,14 @@ class SlabProjector:
         )
         return matrix, scaled
 
-    def slabs(self, matrix: sp.csr_matrix, layout: SlabLayout, chunk: int = 8):
-        """Yield the slabs top to bottom: ``(ny, nx)`` complex64 ∫V dz in V·nm."""
+    def slabs(
+        self, matrix: sp.csr_matrix, layout: SlabLayout, chunk: int = 8, transposed: bool = False
+    ):
+        """Yield the slabs top to bottom: ``(ny, nx)`` complex64 ∫V dz in V·nm.
+
+        ``transposed=True`` yields ``(nx, ny)`` views without the transposing copy (the
+        multislice is symmetric in x and y, so the caller may work in that layout).
+        """
         xp = self.xp
         if xp is not np:
             import cupyx.scipy.sparse
@@ -181,4 +192,4 @@ class SlabProjector:
             block = block.view(xp.complex64).reshape(last - first, self.nx, self.ny)
             block *= xp.float32(self.voxel_size_nm)
             for slab in block:
-                yield xp.ascontiguousarray(slab.T)
+                yield slab if transposed else xp.ascontiguousarray(slab.T)

@@ -28,7 +28,7 @@ from tomobench.errors import InputError
 from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
 from tomobench.simulation.ctf import Microscope, complex_ctf
 from tomobench.simulation.detector import DETECTORS, detect
-from tomobench.simulation.multislice import fft_module, fresnel_propagator, transmit_and_propagate
+from tomobench.simulation.multislice import fft2, fresnel_propagator, transmit_and_propagate
 from tomobench.simulation.physics import (
     electron_wavelength_nm,
     interaction_constant_rad_per_v_nm,
@@ -158,23 +158,28 @@ def simulate_tilt_series(
     settings: TiltSeriesSettings,
     microscope: Microscope,
     device: str = "cpu",
+    workers: int = 1,
 ) -> np.ndarray:
     """Simulate the projections of a complex ``(nz, ny, nx)`` sample potential (volts).
 
     Returns float32 ``(tilt, ny, nx)`` detected images (electrons per pixel). Fills
     ``acquisition.applied_defocus_at_exit_um``. ``device`` (``cpu|cuda|auto``) selects numpy or
     cupy for the slab projection, multislice and CTF; the detector and its random draws stay
-    on the CPU, so both give the same images within float32 rounding.
+    on the CPU, so both give the same images within float32 rounding. ``workers``: FFT
+    threads on the CPU.
     """
     xp = array_module(device)
     coefficients = spline_coefficients(potential)
     projector = SlabProjector(coefficients, voxel_size_nm, settings.slice_thickness_nm, xp)
     del coefficients
     shape = (potential.shape[1], potential.shape[2])
+    # the multislice and CTF run in the transposed (x, y) layout the projector yields; the
+    # image is transposed back once per tilt
+    shape_xy = (shape[1], shape[0])
     wavelength = electron_wavelength_nm(microscope.voltage_kv)
     sigma = interaction_constant_rad_per_v_nm(microscope.voltage_kv)
     propagator = fresnel_propagator(
-        shape, voxel_size_nm, wavelength, projector.slice_thickness_nm, xp
+        shape_xy, voxel_size_nm, wavelength, projector.slice_thickness_nm, xp
     )
     electrons_per_pixel = acquisition.dose_per_tilt_e_per_A2 * (voxel_size_nm * 10) ** 2
     profile = (
@@ -184,19 +189,18 @@ def simulate_tilt_series(
     acquisition.applied_defocus_at_exit_um = []
     for i, angle in enumerate(acquisition.tilt_angles_deg):
         matrix, layout = projector.layout(angle)
-        wave = xp.ones(shape, dtype=xp.complex64)
-        for slab in projector.slabs(matrix, layout):
-            wave = transmit_and_propagate(wave, slab, sigma, propagator, xp)
+        wave = xp.ones(shape_xy, dtype=xp.complex64)
+        for slab in projector.slabs(matrix, layout, transposed=True):
+            wave = transmit_and_propagate(wave, slab, sigma, propagator, xp, workers)
         below_centre_nm = -layout.bottom_nm
         sign = -1.0 if settings.defocus_centring_sign else 1.0
         defocus_nm = acquisition.defocus_per_tilt_um[i] * 1e3 + sign * below_centre_nm
         acquisition.applied_defocus_at_exit_um.append(defocus_nm / 1e3)
         shift_px = tuple(v / voxel_size_nm for v in acquisition.shifts_nm[i])
-        transfer = complex_ctf(shape, voxel_size_nm, defocus_nm, microscope, xp)
-        transfer *= xp.asarray(shift_ramp(shape, shift_px))
-        fft = fft_module(xp)
-        image_wave = fft.ifft2(fft.fft2(wave) * transfer)
-        intensity = to_numpy((image_wave.real**2 + image_wave.imag**2).astype(xp.float32))
+        transfer = complex_ctf(shape_xy, voxel_size_nm, defocus_nm, microscope, xp)
+        transfer *= xp.asarray(shift_ramp(shape_xy, shift_px[::-1]))
+        image_wave = fft2(fft2(wave, xp, workers=workers) * transfer, xp, True, workers)
+        intensity = to_numpy((image_wave.real**2 + image_wave.imag**2).astype(xp.float32)).T
         noise_rng = seeding.rng(acquisition.seed, "detector", acquisition.model_id, i)
         image = detect(intensity, electrons_per_pixel, noise_rng, settings.detector, settings.noise)
         if profile is not None:
