@@ -182,7 +182,7 @@ def main():
         with Stage(f"tilt series ({count} tilts)") as tilt_stage:
             potential, _ = read_mrc(unbinned, mmap=True)
             projections = simulate_tilt_series(
-                potential, voxel, acquisition, settings, Microscope()
+                potential, voxel, acquisition, settings, Microscope(), workers=args.workers
             )
             del potential
     recon = ReconstructionGeometry(
