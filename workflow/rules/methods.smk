@@ -6,9 +6,6 @@
 # parameter of a method (methods.<M>) re-runs pick_template_matching alone.
 # ---------------------------------------------------------------------------------------------
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
-TM_DIR = "results/{name}/template_matching/model_{i}"
-# Search outputs of every class and rotation chunk of tomogram {i}, class-major.
-TM_SEARCH = "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}"
 
 
 rule pick_dog:
@@ -42,9 +39,9 @@ rule match_templates:
         acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
         potential="results/{name}/potentials/{pdb_id}.mrc",
     output:
-        scores=TM_DIR + "/{pdb_id}_chunk{chunk}_scores.mrc",
-        angles=TM_DIR + "/{pdb_id}_chunk{chunk}_angles.mrc",
-        search=TM_DIR + "/{pdb_id}_chunk{chunk}.json",
+        scores="results/{name}/template_matching/model_{i}/{pdb_id}_chunk{chunk}_scores.mrc",
+        angles="results/{name}/template_matching/model_{i}/{pdb_id}_chunk{chunk}_angles.mrc",
+        search="results/{name}/template_matching/model_{i}/{pdb_id}_chunk{chunk}.json",
     log:
         "results/{name}/logs/match_templates/model_{i}_{pdb_id}_chunk{chunk}.log",
     benchmark:
@@ -76,12 +73,21 @@ rule pick_template_matching:
     input:
         code=code("pick_template_matching.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
-        searches=expand(TM_SEARCH + ".json", pdb_id=PROTEIN_CLASSES, chunk=TM_CHUNKS),
+        # every class and rotation chunk of tomogram {i}, class-major
+        searches=expand(
+            "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}.json",
+            pdb_id=PROTEIN_CLASSES,
+            chunk=TM_CHUNKS,
+        ),
         scores=expand(
-            TM_SEARCH + "_scores.mrc", pdb_id=PROTEIN_CLASSES, chunk=TM_CHUNKS
+            "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}_scores.mrc",
+            pdb_id=PROTEIN_CLASSES,
+            chunk=TM_CHUNKS,
         ),
         angles=expand(
-            TM_SEARCH + "_angles.mrc", pdb_id=PROTEIN_CLASSES, chunk=TM_CHUNKS
+            "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}_angles.mrc",
+            pdb_id=PROTEIN_CLASSES,
+            chunk=TM_CHUNKS,
         ),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
