@@ -66,3 +66,15 @@ def euler_zxz_deg(rotations: Rotation) -> np.ndarray:
 def angular_distance_deg(a: Rotation, b: Rotation) -> np.ndarray:
     """Rotation angle of ``a⁻¹ b`` in degrees (elementwise, broadcasting like scipy)."""
     return np.degrees((a.inv() * b).magnitude())
+
+
+def rotation_of_index(index: int, angular_step_deg: float) -> tuple[Rotation, bool]:
+    """The rotation of a global index of an angle map, and whether the mirrored template won.
+
+    Indices ``>= rotation_count(angular_step_deg)`` belong to the mirrored template.
+    """
+    count = rotation_count(angular_step_deg)
+    if not 0 <= index < 2 * count:
+        raise ValueError(f"rotation index {index} outside [0, {2 * count})")
+    rotations = uniform_rotations(angular_step_deg)
+    return rotations[index % count], index >= count
