@@ -497,3 +497,45 @@ def test_extract_picks_end_to_end_with_fiducial():
         for centre in PROTEIN_CENTRES_1NM:
             assert np.linalg.norm(proteins - centre, axis=1).min() <= 2.0
         assert report["picks_per_class"]["fiducial"] == 1
+
+
+def test_array_module_branch_runs_with_a_numpy_backed_stand_in(monkeypatch):
+    """The non-numpy (cupy) code path, run with numpy/scipy standing in for cupy/cupyx: checks
+    that it only uses calls cupy offers (no ``workers``), not cupy itself (GPU test above)."""
+    import sys
+    import types
+
+    import scipy.ndimage
+
+    fake_xp = types.ModuleType("fake_cupy")
+    fake_xp.__getattr__ = lambda name: getattr(np, name)
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = types.ModuleType("cupyx.scipy")
+    fft_without_workers = types.ModuleType("cupyx.scipy.fft")
+    for name in ("rfft", "fft", "rfftn", "irfftn"):
+        function = getattr(scipy.fft, name)
+
+        def no_workers(*args, _function=function, **kwargs):
+            assert "workers" not in kwargs
+            return _function(*args, **kwargs)
+
+        setattr(fft_without_workers, name, no_workers)
+    cupyx.scipy.fft = fft_without_workers
+    cupyx.scipy.ndimage = scipy.ndimage
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy", cupyx.scipy)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.fft", fft_without_workers)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.ndimage", scipy.ndimage)
+
+    template = _asymmetric_template()
+    volume = _plant((24, 28, 30), template, (12, 14, 15),
+                    Rotation.from_euler("ZXZ", [5, 60, 200], degrees=True), 0.2, seed=12)
+    rotations = angles.uniform_rotations(90.0)
+    mask = spherical_mask(15, 6.0)
+    wedge = missing_wedge((15,) * 3, (-60, 60))
+    reference = LocalCorrelation(volume, mask).search([template], rotations, wedge=wedge)
+    stand_in = LocalCorrelation(volume, mask, xp=fake_xp).search([template], rotations,
+                                                                 wedge=wedge)
+    assert np.allclose(reference.scores, stand_in.scores, atol=1e-5)
+    assert np.array_equal(reference.angles, stand_in.angles)
+    assert stand_in.score_std == pytest.approx(reference.score_std, rel=1e-5)
