@@ -6,6 +6,21 @@
 # parameter of a method (methods.<M>) re-runs pick_template_matching alone.
 # ---------------------------------------------------------------------------------------------
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
+# Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
+# the search grid (search_voxel_size_nm, default 2 nm, as in the package).
+_TOMOGRAM_VOXELS = (
+    config["tomograms"]["size_xy_voxels"] ** 2 * config["tomograms"]["size_z_voxels"]
+)
+_SEARCH_BINNING = max(
+    1,
+    round(
+        (config["template_matching"].get("search_voxel_size_nm") or 2.0)
+        / config["tomograms"]["voxel_size_nm"]
+    ),
+)
+TM_MEM_MB = (
+    500 + (16 * _TOMOGRAM_VOXELS + 56 * _TOMOGRAM_VOXELS // _SEARCH_BINNING**3) // 10**6
+)
 
 
 rule pick_dog:
@@ -53,7 +68,7 @@ rule match_templates:
     # Small FFTs gain nothing from a second thread: classes run side by side instead.
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=TM_MEM_MB,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
         settings=dict(sorted(config["template_matching"].items())),
