@@ -100,7 +100,7 @@ def test_uniform_orientations_pass_and_faithful_fails_uniformity():
 def _dense_scene(seed, **overrides):
     proteins = {"1BXN": blob(13, 4, 2.0, 0.2, elongate=1.5), "3QM1": blob(9, 2.5, 2.0, 0.2)}
     kwargs = dict(
-        proteins_per_tomogram=(60, 60),
+        proteins_per_tomogram=(200, 200),
         fiducials_per_tomogram=(3, 3),
         vesicles_per_tomogram=(1, 1),
         max_placement_attempts=30,
@@ -167,3 +167,15 @@ def test_ice_background():
     potential[:] = 0
     add_ice(potential, 300.0, imaginary_only=True)
     assert np.all(potential.real == 0)
+
+
+def test_occupancy_is_the_object_envelope_and_faithful_threshold():
+    volume = blob(25, 6, 2.0, 0.2)
+    volume.real += 0.05  # a weak tail over the whole box, as atomic potentials have
+    volume.real[0, 0, 0] = -1.0
+    prepared = _prepare(Rotator(volume), (10.0, 20.0, 30.0), "protein", False)
+    ball = 4 / 3 * np.pi * 6**3
+    assert prepared.occupied.sum() == pytest.approx(ball, rel=0.2)
+    faithful = _prepare(Rotator(volume), (0.0, 0.0, 0.0), "protein", True)
+    # organisers: real values < 0.01 V zeroed, every remaining voxel (the tail too) occupied
+    assert faithful.block.real.min() >= 0 and faithful.occupied.sum() > 3 * ball

@@ -79,6 +79,9 @@ class Rotator:
 
     def __init__(self, volume: np.ndarray):
         self.shape = volume.shape
+        #: peaks of the unrotated potential (references for occupancy thresholds)
+        self.imag_peak = float(volume.imag.max())
+        self.real_peak = float(np.abs(volume.real).max())
         self.centre = np.array([n // 2 for n in volume.shape], dtype=float)
         grid = np.indices(volume.shape).reshape(3, -1).T - self.centre
         distance = np.sqrt((grid**2).sum(axis=1))

@@ -37,9 +37,15 @@ from tomobench.simulation.rotation import (
 
 logger = logging.getLogger(__name__)
 
-#: |V| (volts) above which a voxel belongs to an object (the organisers kept real > 0.01 V for
-#: proteins after zeroing smaller values, and 0.001 V for vesicles and gold).
+#: Organisers' thresholds (volts): after each rotation they zeroed real values below these and
+#: counted real > 0 as occupied (faithful.threshold_rotated_potentials).
 OCCUPANCY_THRESHOLD_V = {"protein": 0.01, "vesicle": 0.001, "fiducial": 0.001}
+#: Default occupancy: the object's envelope, where the absorption (imaginary) potential — the
+#: excluded-volume fraction times the material's absorption — exceeds half its peak; potentials
+#: without an imaginary part use |real| above this fraction of its peak. (A fixed 0.01 V
+#: threshold would count the Gaussian tails and binning ringing of atomic potentials, i.e.
+#: nearly the whole box.)
+ENVELOPE_FRACTION = {"imag": 0.5, "real": 0.1}
 #: Voxels of potential kept around the occupied bounding box of a rotated object.
 CROP_MARGIN_VOXELS = 2
 
@@ -175,10 +181,14 @@ class _Prepared:
 def _prepare(rotator: Rotator, angles_deg, kind: str, threshold: bool) -> _Prepared | None:
     """Rotate, threshold (faithful), find the occupied voxels and crop to them."""
     rotated = rotator.rotate(angles_deg)
-    limit = OCCUPANCY_THRESHOLD_V[kind]
     if threshold:
+        limit = OCCUPANCY_THRESHOLD_V[kind]
         rotated.real[rotated.real < limit] = 0.0
-    occupied = np.abs(rotated) > limit
+        occupied = rotated.real > 0
+    elif rotator.imag_peak > 0:
+        occupied = rotated.imag > ENVELOPE_FRACTION["imag"] * rotator.imag_peak
+    else:
+        occupied = np.abs(rotated.real) > ENVELOPE_FRACTION["real"] * rotator.real_peak
     if not occupied.any():
         return None
     where = np.nonzero(occupied)
