@@ -118,6 +118,7 @@ def test_placements_never_overlap_and_failures_are_counted():
     for kind in ("vesicle", "fiducial", "protein"):
         assert summary["placed"][kind] + summary["failed"][kind] == summary["drawn"][kind]
     assert summary["failed"]["protein"] > 0  # the box is crowded on purpose
+    assert sum(summary["failed_by_class"].values()) == sum(summary["failed"].values())
     assert len(scene.objects) == sum(summary["placed"].values())
     shape = np.array(scene.occupancy.shape)
     claimed = np.zeros(scene.occupancy.shape, dtype=int)

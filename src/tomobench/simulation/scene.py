@@ -162,7 +162,7 @@ class Scene:
         Particles only (no ice), motion-blurred, volts.
     occupancy : ``(nz, ny, nx)`` unsigned ints, 0 = background, k = object k (1-based).
     objects : DataFrame with ``class_name, z, y, x`` (simulation voxels) and ``a1, a2, a3``.
-    summary : dict of drawn counts and placed/failed per kind.
+    summary : dict of drawn counts, placed/failed per kind and failures per class name.
     """
 
     potential: np.ndarray
@@ -271,7 +271,8 @@ def build_scene(
     total = sum(counts.values())
     occupancy = np.zeros(shape, dtype=np.uint16 if total < 65535 else np.uint32)
     potential = np.zeros(shape, dtype=np.complex64)
-    rows, summary = [], {"drawn": counts, "placed": {}, "failed": {}}
+    rows = []
+    summary = {"drawn": counts, "placed": {}, "failed": {}, "failed_by_class": {}}
     class_names = sorted(proteins)
     rotators: dict[int, Rotator] = {}  # B-spline coefficients computed once per potential
     for kind in ("vesicle", "fiducial", "protein"):
@@ -301,6 +302,8 @@ def build_scene(
                 )
             if spot is None:
                 failed += 1
+                by_class = summary["failed_by_class"]
+                by_class[name] = by_class.get(name, 0) + 1
                 continue
             centre, target, block = spot
             potential[target] += prepared.block[block]
