@@ -214,6 +214,12 @@ def test_tiled_inference_equals_whole_volume():
                            overlap=8, margin=2, batch_size=3)["out"]
     assert tiled.shape == whole.shape
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    odd = np.random.default_rng(2).normal(size=(30, 37, 45)).astype(np.float32)
+    with torch.no_grad():
+        whole = conv(torch.from_numpy(odd)[None, None])[0].numpy()
+    tiled = sliding_window(forward, odd, {"out": ("identity", "none")}, (64, 16, 16),
+                           overlap=8, margin=2)["out"]  # z patch cut to the volume
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
     # A U-Net: equal away from the (reflect-padded) far borders once margin >= receptive field.
     torch.manual_seed(1)
     unet = SegmentationUNet(3, [4, 8], bottleneck_convs=2).eval()

@@ -1,10 +1,11 @@
 """Sliding-window inference with overlap blending, memory-bounded along z.
 
-The volume ``(z, y, x)`` is covered by patches on a regular grid with stride
-``patch - overlap`` (rounded down to the network's alignment, so every patch sees the same
-pooling grid as whole-volume inference). Each patch output is weighted by a separable window
-that is zero for ``margin`` voxels at every patch border that is interior to the volume and
-then rises linearly over the rest of the overlap, so neighbouring windows sum to one. Voxels
+The volume ``(z, y, x)`` is covered by patches on a grid with stride ``patch - overlap``
+(rounded down to the network's alignment, so every patch sees the same pooling grid as
+whole-volume inference); the last patch of each axis ends at the volume border. Each patch
+output is weighted by a separable window that is zero for ``margin`` voxels at every patch
+border that is interior to the volume and then rises linearly over the rest of the overlap, so
+neighbouring windows sum to one (outputs are divided by the summed weights anyway). Voxels
 therefore get outputs computed at least ``margin`` voxels away from any artificial patch
 border: with ``margin`` at least the network's receptive-field radius, tiled inference equals
 whole-volume inference (up to float rounding) away from the volume borders.
@@ -24,13 +25,17 @@ import torch
 ACTIVATIONS = ("softmax", "sigmoid", "identity")
 
 
-def tile_starts(size: int, patch: int, step: int) -> list[int]:
-    """Starts of patches of length ``patch`` and stride ``step`` covering ``size`` voxels
-    (the last patch may run past ``size``; the volume is padded to ``starts[-1] + patch``)."""
-    if size <= patch:
-        return [0]
-    count = math.ceil((size - patch) / step) + 1
-    return [index * step for index in range(count)]
+def tile_starts(size: int, patch: int, step: int, alignment: int = 1) -> tuple[list[int], int]:
+    """Starts of patches of length ``patch`` covering ``size`` voxels, and the covered length.
+
+    The covered length is ``size`` rounded up to a multiple of ``alignment`` (at least
+    ``patch``; the volume is reflect-padded to it). Starts advance by ``step``; the last patch
+    ends flush with the covered length (so it may overlap its neighbour by more).
+    """
+    length = max(patch, math.ceil(size / alignment) * alignment)
+    if length == patch:
+        return [0], length
+    return [*range(0, length - patch, step), length - patch], length
 
 
 def window_1d(patch: int, overlap: int, margin: int, first: bool, last: bool) -> np.ndarray:
@@ -65,20 +70,32 @@ def _activate(logits: torch.Tensor, activation: str) -> torch.Tensor:
 
 
 def _geometry(shape, patch_shape, overlap, margin, alignment):
-    steps, starts, padded = [], [], []
+    """Per axis: the effective patch, tile starts and padded length.
+
+    ``patch_shape`` is a maximum: an axis gets the smallest aligned patch that covers it with
+    the same number of tiles, so little work is wasted on padding.
+    """
+    patches, starts, padded = [], [], []
     for size, patch in zip(shape, patch_shape, strict=True):
         if patch % alignment:
             raise ValueError(f"inference patch size {patch} must be a multiple of {alignment}")
+        aligned = math.ceil(size / alignment) * alignment
+        patch = min(patch, aligned)
+        if patch < aligned and patch > overlap:
+            # Balance: the smallest aligned patch covering the axis with as many tiles.
+            count = math.ceil((aligned - overlap) / (patch - overlap))
+            balanced = ((aligned - overlap) / count + overlap) / alignment
+            patch = min(patch, math.ceil(balanced) * alignment)
         step = max(alignment, (patch - overlap) // alignment * alignment)
-        if overlap < 2 * margin or patch - 2 * margin < step:
+        axis_starts, length = tile_starts(size, patch, step, alignment)
+        if len(axis_starts) > 1 and (overlap < 2 * margin or patch - 2 * margin < step):
             raise ValueError(
                 f"inference overlap {overlap} must cover twice the margin {margin} "
                 f"(patch {patch})")
-        axis_starts = tile_starts(size, patch, step)
-        steps.append(step)
+        patches.append(patch)
         starts.append(axis_starts)
-        padded.append(axis_starts[-1] + patch)
-    return steps, starts, padded
+        padded.append(length)
+    return tuple(patches), starts, padded
 
 
 def sliding_window(
@@ -104,6 +121,8 @@ def sliding_window(
         reduction ``"argmax"`` (returns ``<head>_label`` uint8 channel indices and
         ``<head>_max`` float32 maximum) or ``"none"`` (returns ``<head>`` float32
         ``(C, z, y, x)``).
+    patch_shape : largest patch size ``(z, y, x)``; each axis uses the smallest aligned size
+        that needs no more tiles (so never more than the volume, rounded up to ``alignment``).
     overlap, margin : voxels (see module docstring). ``alignment`` is the network's size
         divisor ``2 ** poolings``.
 
@@ -112,7 +131,8 @@ def sliding_window(
     dict of arrays with the spatial shape of ``volume``.
     """
     volume = np.asarray(volume, dtype=np.float32)
-    steps, starts, padded = _geometry(volume.shape, patch_shape, overlap, margin, alignment)
+    patch_shape, starts, padded = _geometry(volume.shape, patch_shape, overlap, margin,
+                                            alignment)
     pad = [(0, p - s) for p, s in zip(padded, volume.shape, strict=True)]
     work = np.pad(volume, pad, mode="reflect") if any(p for _, p in pad) else volume
     pz, py, px = patch_shape
@@ -133,9 +153,10 @@ def sliding_window(
             with torch.inference_mode(), torch.autocast(
                     device_type=torch.device(device).type, dtype=torch.bfloat16,
                     enabled=autocast):
-                logits = forward(torch.from_numpy(batch[:, None]).to(device))
-            results = {h: _activate(logits[h], act).cpu().numpy() for h, (act, _) in
-                       heads.items()}
+                inputs = torch.from_numpy(batch[:, None]).to(device)
+                logits = forward(inputs.contiguous(memory_format=torch.channels_last_3d))
+            results = {h: _activate(logits[h], act).cpu().contiguous().numpy()
+                       for h, (act, _) in heads.items()}
             if buffers is None:
                 buffers = {h: np.zeros((r.shape[1], pz, padded[1], padded[2]), np.float32)
                            for h, r in results.items()}
@@ -147,7 +168,7 @@ def sliding_window(
                 weight_sum[:, ys, xs] += weight
                 for head, result in results.items():
                     buffers[head][:, :, ys, xs] += result[index] * weight
-        final = steps[0] if iz < len(starts[0]) - 1 else pz
+        final = starts[0][iz + 1] - z0 if iz < len(starts[0]) - 1 else pz
         keep = max(0, min(final, nz - z0))
         norm = np.maximum(weight_sum[:keep, :ny, :nx], 1e-12)
         for head, (_, reduction) in heads.items():

@@ -39,7 +39,7 @@ COMMON_TRAINING_DEFAULTS: dict[str, Any] = {
 
 #: Inference keys every kind understands.
 COMMON_INFERENCE_DEFAULTS: dict[str, Any] = {
-    "patch_voxels": 64,           # inference patch edge (or [z, y, x])
+    "patch_voxels": [96, 128, 128],  # largest inference patch [z, y, x] (or one edge)
     "overlap_voxels": 16,         # overlap between neighbouring patches
     "margin_voxels": 4,           # discarded border of each patch (<= overlap / 2)
     "batch_size": 1,
