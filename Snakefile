@@ -5,6 +5,7 @@
 # Run:  snakemake --cores all                          (default benchmark, config/config.yaml)
 #       snakemake --cores all --configfile config/test.yaml   (replaces the default config)
 # Targets: all (default), datasets, evaluate, paper.
+# record_config writes the resolved configuration beside the outputs.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -35,3 +36,26 @@ rule datasets:
     input:
         f"results/{RUN_NAME}/config.yaml",
         dataset_outputs(RUN_NAME),
+
+
+rule evaluate:
+    input:
+        evaluation_outputs(RUN_NAME),
+
+
+rule record_config:
+    output:
+        "results/{name}/config.yaml",
+    log:
+        "results/{name}/logs/record_config/record_config.log",
+    benchmark:
+        "results/{name}/benchmarks/record_config/record_config.tsv"
+    conda:
+        "envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    params:
+        config=config,
+    script:
+        "workflow/scripts/record_config.py"

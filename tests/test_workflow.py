@@ -86,7 +86,7 @@ def test_dry_run_of_each_config(tmp_path, config_name):
     jobs = planned_jobs(result)
     config = yaml.safe_load((REPO_ROOT / "config" / config_name).read_text())
     assert jobs["reconstruct"] == config["tomograms"]["count"]
-    assert jobs["evaluate"] == len(config["methods"]) * len(config["tomograms"]["test"])
+    assert jobs["evaluate_picks"] == len(config["methods"]) * len(config["tomograms"]["test"])
 
 
 def test_cluster_profile_dry_run(tmp_path):
@@ -113,7 +113,7 @@ def test_configfile_replaces_the_default(tmp_path):
     path = tmp_path / "one_method.yaml"
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path))
-    assert jobs["evaluate"] == 1
+    assert jobs["evaluate_picks"] == 1
     assert "train_learning" not in jobs and "match_templates" not in jobs
 
 
@@ -124,6 +124,7 @@ def test_configfile_replaces_the_default(tmp_path):
         (("scene", "orientation_sampling"), "random", "orientation_sampling"),
         (("tomograms", "test"), [9], "tomograms.test"),
         (("methods", "DoG", "kind"), "magic", "kind"),
+        (("methods", "DoG", "threshhold_sigma"), 3.0, "threshhold_sigma"),
     ],
 )
 def test_invalid_config_value_names_the_key(tmp_path, key_path, value, expected):
@@ -198,11 +199,11 @@ def test_tiny_run_outputs(tiny_run):
             picks = read_picks(run / "picks" / method / f"model_{i}.txt")
             assert len(picks) > 0, method
             scores = json.loads((run / "evaluation" / method / f"model_{i}.json").read_text())
-            shrec = scores["shrec"]
-            for key in ("recall", "precision", "f1"):
-                assert 0.0 <= shrec[key] <= 1.0
+            localization = scores["localization"]
+            for key in ("recall", "precision", "F1"):
+                assert 0.0 <= localization[key] <= 1.0
     best_recall = max(
-        json.loads((run / "evaluation" / m / f"model_{i}.json").read_text())["shrec"]["recall"]
+        json.loads((run / "evaluation" / m / f"model_{i}.json").read_text())["localization"]["recall"]
         for m in config["methods"]
         for i in config["tomograms"]["test"]
     )
@@ -226,12 +227,12 @@ def test_finished_run_has_nothing_to_do(tiny_run):
 @pytest.mark.slow
 def test_method_parameter_change_reruns_only_that_method(tiny_run, tmp_path):
     config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
-    config["methods"]["DoG"]["threshold"] = 0.123
+    config["methods"]["DoG"]["threshold_sigma"] = 9.5
     path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(snakemake(tiny_run, "-n", configfile=path))
     assert jobs.get("pick_dog") == len(config["tomograms"]["test"])
-    assert jobs.get("evaluate") == len(config["tomograms"]["test"])
+    assert jobs.get("evaluate_picks") == len(config["tomograms"]["test"])
     for rule in ("simulate_scene", "simulate_tilt_series", "reconstruct", "match_templates",
                  "pick_template_matching", "train_learning", "pick_learning"):
         assert rule not in jobs, (rule, jobs)

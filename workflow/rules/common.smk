@@ -121,21 +121,3 @@ def potential_files(wildcards):
         "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],
         "gold": [f"{base}/gold_{k}.mrc" for k in GOLD_IDS],
     }
-
-
-rule record_config:
-    output:
-        "results/{name}/config.yaml",
-    log:
-        "results/{name}/logs/record_config/record_config.log",
-    benchmark:
-        "results/{name}/benchmarks/record_config/record_config.tsv"
-    params:
-        config=config,
-    threads: 1
-    resources:
-        mem_mb=500,
-    conda:
-        "../../envs/tomobench.yaml"
-    script:
-        "../scripts/record_config.py"

@@ -8,7 +8,7 @@
 include: "evaluation_functions.smk"
 
 
-rule evaluate:
+rule evaluate_picks:
     input:
         occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
         locations="results/{name}/data/model_{i}/particle_locations.txt",
@@ -19,9 +19,9 @@ rule evaluate:
         text="results/{name}/evaluation/{method}/model_{i}.txt",
         confusion="results/{name}/evaluation/{method}/model_{i}_confusion.csv",
     log:
-        "results/{name}/logs/evaluate/{method}_model_{i}.log",
+        "results/{name}/logs/evaluate_picks/{method}_model_{i}.log",
     benchmark:
-        "results/{name}/benchmarks/evaluate/{method}_model_{i}.tsv"
+        "results/{name}/benchmarks/evaluate_picks/{method}_model_{i}.tsv"
     conda:
         "../../envs/tomobench.yaml"
     threads: 1

@@ -18,8 +18,7 @@ def _potential_options():
         "absorption": bool(p["absorption"]),
         "implicit_hydrogens": bool(p["implicit_hydrogens"]),
         "voltage_kv": float(config["microscope"]["voltage_kv"]),
-        # proposed key structures.assembly (biomolecule1 | shrec); default until in the schema
-        "assembly": config["structures"].get("assembly", "biomolecule1"),
+        "assembly": config["structures"]["assembly"],
     }
 
 
