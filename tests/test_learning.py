@@ -293,3 +293,14 @@ def test_maxpool_nms_recovers_peaks_above_threshold():
     plateau[4:6, 4:6, 4:7] = 1.0
     assert len(maxpool_nms(plateau, radius_voxels=1, threshold=0.5)) == 1
     assert len(maxpool_nms(score, 4, 0.0, max_picks=2)) == 2
+
+
+def test_label_volume_maps_channels_to_class_ids_and_drops_unsure_voxels():
+    from tomobench.methods.learning.data import ClassTable
+    from tomobench.methods.learning.deepfinder import label_volume
+
+    table = ClassTable((0, 5, 13))
+    maps = {"segmentation_label": np.array([[[0, 1, 2, 2]]], np.uint8),
+            "segmentation_max": np.array([[[0.9, 0.6, 0.4, 0.8]]], np.float32)}
+    assert label_volume(maps, table).tolist() == [[[0, 5, 13, 13]]]
+    assert label_volume(maps, table, 0.5).tolist() == [[[0, 5, 0, 13]]]

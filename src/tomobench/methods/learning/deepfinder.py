@@ -81,9 +81,16 @@ def excluded_ids(names: list[str], key: str = "inference.exclude_classes") -> se
     return {0, *(CLASS_ID[n] for n in names)}
 
 
-def label_volume(maps: dict[str, np.ndarray], table: ClassTable) -> np.ndarray:
-    """Argmax channel map → SHREC class-id map ``(z, y, x)``."""
-    return np.asarray(table.class_ids, dtype=np.uint8)[maps["segmentation_label"]]
+def label_volume(maps: dict[str, np.ndarray], table: ClassTable, min_probability: float = 0.0
+                 ) -> np.ndarray:
+    """Argmax channel map → SHREC class-id map ``(z, y, x)``.
+
+    Voxels whose winning probability is below ``min_probability`` become background.
+    """
+    labels = np.asarray(table.class_ids, dtype=np.uint8)[maps["segmentation_label"]]
+    if min_probability > 0:
+        labels[maps["segmentation_max"] < min_probability] = 0
+    return labels
 
 
 def _postprocess(maps, table: ClassTable, stats: dict, params: dict) -> pd.DataFrame:
@@ -98,7 +105,8 @@ def _postprocess(maps, table: ClassTable, stats: dict, params: dict) -> pd.DataF
             name, max(1.0, float(params["bandwidth_factor"]) * radius)))
         min_sizes[class_id] = float(params["min_size_voxels"].get(
             name, float(params["min_size_fraction"]) * class_stats.get("median_voxels", 0.0)))
-    return mean_shift_clusters(label_volume(maps, table), bandwidths, min_sizes,
+    labels = label_volume(maps, table, float(params["min_probability"]))
+    return mean_shift_clusters(labels, bandwidths, min_sizes,
                                scores=maps["segmentation_max"])
 
 

@@ -26,7 +26,7 @@ TRAINING_DEFAULTS = {
     "convs": 2,
     "bottleneck_convs": 2,
     "norm": "batch",
-    "patch_voxels": 40,
+    "patch_voxels": 32,
     "steps": 400,
     "learning_rate": 1.0e-3,
     "lr_schedule": "cosine",
@@ -66,7 +66,8 @@ def _loss(outputs, batch, params):
 
 def _postprocess(maps, table: ClassTable, stats: dict, params: dict) -> pd.DataFrame:
     exclude = tuple(sorted(excluded_ids(params["exclude_classes"])))
-    return connected_components(label_volume(maps, table), min_size=int(params["min_size_voxels"]),
+    labels = label_volume(maps, table, float(params["min_probability"]))
+    return connected_components(labels, min_size=int(params["min_size_voxels"]),
                                 connectivity=int(params["connectivity"]), exclude=exclude,
                                 scores=maps["segmentation_max"])
 

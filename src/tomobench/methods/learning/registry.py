@@ -44,6 +44,7 @@ COMMON_INFERENCE_DEFAULTS: dict[str, Any] = {
     "margin_voxels": 4,           # discarded border of each patch (<= overlap / 2)
     "batch_size": 1,
     "exclude_classes": ["vesicle"],  # segmented but never reported
+    "min_probability": 0.0,       # voxels whose argmax probability is lower count as background
 }
 
 
