@@ -24,6 +24,20 @@ if not workflow.config_settings.configfiles:
 
 validate(config, schema="../schemas/config.schema.yaml")
 
+
+def _sorted_keys(node):
+    """Mappings with sorted keys, recursively: params compare by repr, so key order must not matter."""
+    if isinstance(node, dict):
+        return {key: _sorted_keys(node[key]) for key in sorted(node)}
+    if isinstance(node, list):
+        return [_sorted_keys(item) for item in node]
+    return node
+
+
+_canonical = _sorted_keys(dict(config))
+config.clear()
+config.update(_canonical)
+
 RUN_NAME = config["name"]
 SEED = config["seed"]
 DEVICE = config["device"]
