@@ -32,13 +32,13 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check=T
         "--directory", str(workdir),
         "--cores", "2",
     ]
-    if configfile is not None:
-        command += ["--configfile", str(configfile)]
     env = dict(os.environ)
     if STRUCTURES_DIR is not None:
         env["TOMOBENCH_STRUCTURES"] = str(STRUCTURES_DIR)
+    # --configfile takes several values: it goes last, after any target.
+    configfile_args = [] if configfile is None else ["--configfile", str(configfile)]
     result = subprocess.run(
-        [*command, *args], capture_output=True, text=True, env=env, cwd=workdir
+        [*command, *args, *configfile_args], capture_output=True, text=True, env=env, cwd=workdir
     )
     if check and result.returncode != 0:
         raise AssertionError(

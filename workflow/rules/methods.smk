@@ -162,6 +162,12 @@ rule train_learning:
         "results/{name}/benchmarks/train_learning/{method}.tsv"
     wildcard_constraints:
         method=methods_regex(*LEARNING_KINDS),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        gpu=1,
     params:
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         training=lambda wildcards: dict(METHODS[wildcards.method].get("training") or {}),
@@ -169,12 +175,6 @@ rule train_learning:
         device=DEVICE,
         training_ids=TRAINING_IDS,
         validation_ids=VALIDATION_IDS,
-    threads: 2
-    resources:
-        mem_mb=4000,
-        gpu=1,
-    conda:
-        "../../envs/tomobench.yaml"
     script:
         "../scripts/train_learning.py"
 
@@ -192,15 +192,17 @@ rule pick_learning:
         "results/{name}/benchmarks/pick_learning/{method}_model_{i}.tsv"
     wildcard_constraints:
         method=methods_regex(*LEARNING_KINDS),
-    params:
-        kind=lambda wildcards: METHODS[wildcards.method]["kind"],
-        inference=lambda wildcards: dict(METHODS[wildcards.method].get("inference") or {}),
-        device=DEVICE,
+    conda:
+        "../../envs/tomobench.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         gpu=1,
-    conda:
-        "../../envs/tomobench.yaml"
+    params:
+        kind=lambda wildcards: METHODS[wildcards.method]["kind"],
+        inference=lambda wildcards: dict(
+            METHODS[wildcards.method].get("inference") or {}
+        ),
+        device=DEVICE,
     script:
         "../scripts/pick_learning.py"
