@@ -11,7 +11,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _structures_dir() -> Path | None:
-    candidates = [os.environ.get("TOMOBENCH_STRUCTURES"), REPO_ROOT.parent / "shared" / "structures"]
+    candidates = [
+        os.environ.get("TOMOBENCH_STRUCTURES"),
+        REPO_ROOT.parent / "shared" / "structures",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "atomic").is_dir():
             return Path(candidate).resolve()
@@ -23,5 +26,6 @@ STRUCTURES_DIR = _structures_dir()
 
 requires_structures = pytest.mark.skipif(
     STRUCTURES_DIR is None,
-    reason="../shared/structures is absent: real PDB structures are needed (set TOMOBENCH_STRUCTURES)",
+    reason="../shared/structures is absent: real PDB structures are needed "
+    "(set TOMOBENCH_STRUCTURES)",
 )

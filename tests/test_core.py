@@ -20,7 +20,7 @@ from tomobench.particles import (
 
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.int16])
 def test_mrc_round_trip_keeps_data_and_voxel_size(tmp_path, dtype):
-    data = (np.arange(4 * 5 * 6).reshape(4, 5, 6) * (1 + 1j if dtype == np.complex64 else 1))
+    data = np.arange(4 * 5 * 6).reshape(4, 5, 6) * (1 + 1j if dtype == np.complex64 else 1)
     data = data.astype(dtype)
     write_mrc(tmp_path / "v.mrc", data, voxel_size_nm=0.5)
     loaded, voxel_size_nm = read_mrc(tmp_path / "v.mrc")
@@ -62,7 +62,9 @@ def test_malformed_pick_line_names_file_and_line(tmp_path):
 
 
 def test_picks_round_trip_rounds_coordinates(tmp_path):
-    frame = pd.DataFrame({"class_name": ["3QM1"], "x": [1.6], "y": [2.4], "z": [3.0], "score": [0.5]})
+    frame = pd.DataFrame(
+        {"class_name": ["3QM1"], "x": [1.6], "y": [2.4], "z": [3.0], "score": [0.5]}
+    )
     write_picks(tmp_path / "p.txt", frame)
     assert (tmp_path / "p.txt").read_text() == "3QM1 2 2 3 0.5\n"
     assert read_picks(tmp_path / "p.txt").iloc[0].x == 2
@@ -85,6 +87,8 @@ def test_class_table_matches_shrec():
 
 def test_cpu_backend_is_numpy():
     assert backend.array_module("cpu") is np
-    assert backend.array_module("auto") is (np if not backend.cupy_available() else backend.array_module("cuda"))
+    assert backend.array_module("auto") is (
+        np if not backend.cupy_available() else backend.array_module("cuda")
+    )
     with pytest.raises(ValueError, match="device"):
         backend.array_module("tpu")

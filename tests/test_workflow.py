@@ -27,10 +27,15 @@ CONFIGS = ["config.yaml", "test.yaml", "shrec2021.yaml"]
 def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check=True):
     """Run snakemake on the repository's Snakefile in ``workdir``; return the completed process."""
     command = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO_ROOT / "Snakefile"),
-        "--directory", str(workdir),
-        "--cores", "2",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO_ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
     ]
     env = dict(os.environ)
     if STRUCTURES_DIR is not None:
@@ -94,7 +99,10 @@ def test_cluster_profile_dry_run(tmp_path):
         "snakemake_executor_plugin_slurm", reason="snakemake-executor-plugin-slurm not installed"
     )
     result = snakemake(
-        tmp_path, "-n", "--workflow-profile", str(REPO_ROOT / "profiles" / "slurm"),
+        tmp_path,
+        "-n",
+        "--workflow-profile",
+        str(REPO_ROOT / "profiles" / "slurm"),
         configfile=REPO_ROOT / "config" / "test.yaml",
     )
     assert "slurm_partition=gpu" in result.stdout
@@ -175,9 +183,7 @@ def test_tiny_run_outputs(tiny_run):
             assert data.shape == (size_z, size_xy, size_xy), volume
             assert voxel == pytest.approx(voxel_nm)
         projections, voxel = read_mrc(model / "projections.mrc")
-        assert projections.shape == (
-            config["tilt_series"]["tilt_count"], 2 * size_xy, 2 * size_xy
-        )
+        assert projections.shape == (config["tilt_series"]["tilt_count"], 2 * size_xy, 2 * size_xy)
         assert voxel == pytest.approx(simulation_voxel_nm)
         locations = read_particle_locations(model / "particle_locations.txt")
         occupancy, _ = read_mrc(model / "occupancy_mask.mrc")
@@ -202,7 +208,9 @@ def test_tiny_run_outputs(tiny_run):
             for key in ("recall", "precision", "F1"):
                 assert 0.0 <= localization[key] <= 1.0
     best_recall = max(
-        json.loads((run / "evaluation" / m / f"model_{i}.json").read_text())["localization"]["recall"]
+        json.loads((run / "evaluation" / m / f"model_{i}.json").read_text())["localization"][
+            "recall"
+        ]
         for m in config["methods"]
         for i in config["tomograms"]["test"]
     )
@@ -232,8 +240,15 @@ def test_method_parameter_change_reruns_only_that_method(tiny_run, tmp_path):
     jobs = planned_jobs(snakemake(tiny_run, "-n", configfile=path))
     assert jobs.get("pick_dog") == len(config["tomograms"]["test"])
     assert jobs.get("evaluate_picks") == len(config["tomograms"]["test"])
-    for rule in ("simulate_scene", "simulate_tilt_series", "reconstruct", "match_templates",
-                 "pick_template_matching", "train_learning", "pick_learning"):
+    for rule in (
+        "simulate_scene",
+        "simulate_tilt_series",
+        "reconstruct",
+        "match_templates",
+        "pick_template_matching",
+        "train_learning",
+        "pick_learning",
+    ):
         assert rule not in jobs, (rule, jobs)
 
 
@@ -245,7 +260,9 @@ def test_module_edit_reruns_rules_that_import_it(tiny_run):
     stat = module.stat()
     try:
         module.write_text(original + "\n# edited by test_module_edit_reruns_rules_that_import_it\n")
-        jobs = planned_jobs(snakemake(tiny_run, "-n", configfile=REPO_ROOT / "config" / "test.yaml"))
+        jobs = planned_jobs(
+            snakemake(tiny_run, "-n", configfile=REPO_ROOT / "config" / "test.yaml")
+        )
     finally:
         module.write_text(original)
         os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -261,15 +278,18 @@ def test_same_seed_gives_byte_identical_outputs(tiny_run, tmp_path_factory):
     config_path = REPO_ROOT / "config" / "test.yaml"
     config = yaml.safe_load(config_path.read_text())
     second = tmp_path_factory.mktemp("tiny_run_again")
-    targets = [f"results/{config['name']}/picks/DoG/model_{i}.txt" for i in config["tomograms"]["test"]]
+    targets = [
+        f"results/{config['name']}/picks/DoG/model_{i}.txt" for i in config["tomograms"]["test"]
+    ]
     snakemake(second, "datasets", *targets, configfile=config_path)
     first_run = tiny_run / "results" / config["name"]
     second_run = second / "results" / config["name"]
     compared = 0
-    for path in sorted((second_run / "data").rglob("*")) + sorted((second_run / "picks").rglob("*")):
+    for path in sorted((second_run / "data").rglob("*")) + sorted(
+        (second_run / "picks").rglob("*")
+    ):
         if path.is_file():
             twin = first_run / path.relative_to(second_run)
             assert path.read_bytes() == twin.read_bytes(), path.relative_to(second_run)
             compared += 1
     assert compared >= 8 * config["tomograms"]["count"]
-

@@ -43,4 +43,5 @@ def class_id(name: str) -> int:
     try:
         return CLASS_ID[name]
     except KeyError:
-        raise KeyError(f"unknown SHREC class {name!r}; known: {', '.join(SHREC_CLASS_NAMES)}")
+        known = ", ".join(SHREC_CLASS_NAMES)
+        raise KeyError(f"unknown SHREC class {name!r}; known: {known}") from None

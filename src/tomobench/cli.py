@@ -142,6 +142,7 @@ def _submissions(picks: Path) -> list[tuple[str, Path]]:
 def run_evaluate(args) -> None:
     import pandas as pd
 
+    from tomobench.atomic import write_text_atomic
     from tomobench.evaluation.confusion import (
         confusion_frame,
         save_confusion_figure,
@@ -153,7 +154,6 @@ def run_evaluate(args) -> None:
         load_ground_truth_folder,
         write_text_report,
     )
-    from tomobench.particles import _write_text_atomic
     from tomobench.workflow_support import write_json
 
     submissions = _submissions(args.picks)
@@ -181,7 +181,7 @@ def run_evaluate(args) -> None:
         for warning in result["warnings"]:
             print(f"  warning: {warning}")
     summary = pd.DataFrame(rows).to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    _write_text_atomic(args.out / "summary.csv", summary)
+    write_text_atomic(args.out / "summary.csv", summary)
 
 
 def run_export_star(args) -> None:

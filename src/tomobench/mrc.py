@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import mrcfile
 import numpy as np
 
+from tomobench.atomic import atomic_path
 from tomobench.errors import InputError
 
 _WRITABLE_DTYPES = (np.int8, np.int16, np.uint16, np.float32, np.complex64, np.uint8)
@@ -63,17 +63,9 @@ def write_mrc(path: str | os.PathLike, data: np.ndarray, voxel_size_nm: float) -
         raise TypeError(f"cannot write dtype {data.dtype} to MRC")
     if not voxel_size_nm > 0:
         raise ValueError(f"voxel_size_nm must be positive, got {voxel_size_nm}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with mrcfile.new(tmp_name, overwrite=True) as handle:
-            handle.set_data(np.ascontiguousarray(data))
-            handle.voxel_size = float(voxel_size_nm) * 10.0
-            # No timestamp in the header: identical inputs give byte-identical files.
-            handle.header.label[0] = b"tomobench".ljust(80)
-            handle.header.nlabl = 1
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as handle:
+        handle.set_data(np.ascontiguousarray(data))
+        handle.voxel_size = float(voxel_size_nm) * 10.0
+        # No timestamp in the header: identical inputs give byte-identical files.
+        handle.header.label[0] = b"tomobench".ljust(80)
+        handle.header.nlabl = 1

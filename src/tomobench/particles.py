@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from tomobench.atomic import write_text_atomic
 from tomobench.errors import InputError
 
 LOCATION_COLUMNS = ["class_name", "x", "y", "z", "a1", "a2", "a3"]
 PICK_COLUMNS = ["class_name", "x", "y", "z", "score"]
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
@@ -51,7 +39,8 @@ def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
                 continue
             if len(fields) not in (4, 7):
                 raise InputError(
-                    f"{path}:{line_number}: expected '<class> x y z [a1 a2 a3]', got {line.rstrip()!r}"
+                    f"{path}:{line_number}: expected '<class> x y z [a1 a2 a3]', "
+                    f"got {line.rstrip()!r}"
                 )
             try:
                 x, y, z = (int(v) for v in fields[1:4])
@@ -69,7 +58,7 @@ def write_particle_locations(path: str | os.PathLike, frame: pd.DataFrame) -> No
     for row in frame.itertuples(index=False):
         angles = " ".join("NaN" if np.isnan(a) else f"{a:.4f}" for a in (row.a1, row.a2, row.a3))
         lines.append(f"{row.class_name} {int(row.x)} {int(row.y)} {int(row.z)} {angles}\n")
-    _write_text_atomic(Path(path), "".join(lines))
+    write_text_atomic(Path(path), "".join(lines))
 
 
 def read_picks(path: str | os.PathLike, *, score_column: bool = True) -> pd.DataFrame:
@@ -99,7 +88,9 @@ def read_picks(path: str | os.PathLike, *, score_column: bool = True) -> pd.Data
             except ValueError as error:
                 raise InputError(f"{path}:{line_number}: {error}") from error
             if not all(math.isfinite(v) for v in (x, y, z)):
-                raise InputError(f"{path}:{line_number}: non-finite coordinate in {line.rstrip()!r}")
+                raise InputError(
+                    f"{path}:{line_number}: non-finite coordinate in {line.rstrip()!r}"
+                )
             rows.append([fields[0], x, y, z, score])
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
 
@@ -116,4 +107,4 @@ def write_picks(path: str | os.PathLike, frame: pd.DataFrame) -> None:
         if has_score and not np.isnan(row.score):
             line += f" {row.score:.6g}"
         lines.append(line + "\n")
-    _write_text_atomic(Path(path), "".join(lines))
+    write_text_atomic(Path(path), "".join(lines))

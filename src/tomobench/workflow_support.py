@@ -7,8 +7,9 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from tomobench.atomic import write_text_atomic
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -33,17 +34,8 @@ def script_logger(snakemake, name: str = "tomobench") -> logging.Logger:
 
 def write_json(path: str | os.PathLike, payload) -> None:
     """Write ``payload`` as indented, key-sorted JSON, atomically (deterministic bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, default=_json_default)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default)
+    write_text_atomic(path, text + "\n")
 
 
 def _json_default(value):
@@ -86,7 +78,10 @@ def _module_name(path: Path) -> str:
 
 def _module_file(name: str) -> Path | None:
     relative = Path(*name.split("."))
-    for candidate in (PACKAGE_ROOT.parent / f"{relative}.py", PACKAGE_ROOT.parent / relative / "__init__.py"):
+    for candidate in (
+        PACKAGE_ROOT.parent / f"{relative}.py",
+        PACKAGE_ROOT.parent / relative / "__init__.py",
+    ):
         if candidate.is_file():
             return candidate
     return None

@@ -1,23 +1,11 @@
 """Snakemake script: Table 1 of the paper (our shape descriptors vs the published ones)."""
 
-import os
-import tempfile
-from pathlib import Path
 
+from tomobench.atomic import write_text_atomic
 from tomobench.structures.compute import table1_row
 from tomobench.structures.potential import PotentialOptions
 from tomobench.structures.table1 import Table1Options, build_table, to_latex, to_markdown
 from tomobench.workflow_support import script_logger
-
-
-def _write_text(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
 
 log = script_logger(snakemake)  # noqa: F821
 p = snakemake.params  # noqa: F821
@@ -29,7 +17,7 @@ for pdb_id, path in zip(p.classes, snakemake.input.structures, strict=True):  # 
     log.info("%s: %s", pdb_id, row)
     rows.append(row)
 table = build_table(rows)
-_write_text(snakemake.output.csv, table.to_csv(index=False, float_format="%.6g"))  # noqa: F821
-_write_text(snakemake.output.md, to_markdown(table))  # noqa: F821
-_write_text(snakemake.output.tex, to_latex(table))  # noqa: F821
+write_text_atomic(snakemake.output.csv, table.to_csv(index=False, float_format="%.6g"))  # noqa: F821
+write_text_atomic(snakemake.output.md, to_markdown(table))  # noqa: F821
+write_text_atomic(snakemake.output.tex, to_latex(table))  # noqa: F821
 log.info("done")

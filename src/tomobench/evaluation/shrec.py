@@ -495,9 +495,9 @@ def json_ready(value):
 
 def write_text_report(path: str | os.PathLike, result: dict, *, title: str = "") -> None:
     """Write :func:`format_report` to ``path`` atomically."""
-    from tomobench.particles import _write_text_atomic
+    from tomobench.atomic import write_text_atomic
 
-    _write_text_atomic(Path(path), format_report(result, title=title))
+    write_text_atomic(Path(path), format_report(result, title=title))
 
 
 def format_report(result: dict, *, title: str = "") -> str:

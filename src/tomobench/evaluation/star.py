@@ -11,13 +11,13 @@ the particles carry ``rlnOpticsGroup``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import starfile
 
+from tomobench.atomic import atomic_path
 from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
 
@@ -77,17 +77,11 @@ def write_star(
     """Write picks as a STAR file, atomically (see :func:`picks_to_star_blocks`)."""
     path = Path(path)
     blocks = picks_to_star_blocks(picks, tomogram_name=tomogram_name, voxel_size_nm=voxel_size_nm)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".star", dir=path.parent)
-    os.close(fd)
-    try:
-        starfile.write(blocks, tmp, float_format="%.3f", na_rep="nan")
-        text = Path(tmp).read_text().splitlines(keepends=True)
+    with atomic_path(path) as tmp:
+        starfile.write(blocks, tmp.with_suffix(".star"), float_format="%.3f", na_rep="nan")
+        text = tmp.with_suffix(".star").read_text().splitlines(keepends=True)
+        tmp.with_suffix(".star").unlink()
         # starfile stamps the time on its first line; drop it so the output is reproducible.
         if text and text[0].startswith("# Created by the starfile"):
             text[0] = "# Created by tomobench\n"
-        Path(tmp).write_text("".join(text))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp.write_text("".join(text))

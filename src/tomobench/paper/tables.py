@@ -274,13 +274,13 @@ def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
 
 def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: str = "") -> None:
     """Write ``frame`` as ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` beside ``csv_path``."""
-    from tomobench.particles import _write_text_atomic
+    from tomobench.atomic import write_text_atomic
 
     csv_path = Path(csv_path)
     stem = csv_path.with_suffix("")
     csv_text = frame.to_csv(index=bool(frame.index.name), float_format="%.6g",
                             lineterminator="\n")
-    _write_text_atomic(csv_path, csv_text)
-    _write_text_atomic(stem.with_suffix(".md"), to_markdown(frame))
-    _write_text_atomic(stem.with_suffix(".tex"),
+    write_text_atomic(csv_path, csv_text)
+    write_text_atomic(stem.with_suffix(".md"), to_markdown(frame))
+    write_text_atomic(stem.with_suffix(".tex"),
                        to_latex(frame, caption=caption, label=f"tab:{stem.name}"))

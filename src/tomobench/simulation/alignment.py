@@ -11,12 +11,11 @@ the stack and the 0-based section, ``projections.mrc:<i>``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from tomobench.atomic import write_text_atomic
 from tomobench.errors import InputError
 
 HEADER = (
@@ -35,16 +34,7 @@ def write_alignment(path, tilt_angles_deg, shifts_px, stack_name: str = "project
     lines = [HEADER]
     for i, (angle, (dx, dy)) in enumerate(zip(tilt_angles_deg, shifts_px, strict=True)):
         lines.append(f"{-dx:.6f} {-dy:.6f} {-angle:.6f} 0.000000 1.000000 TRS {stack_name}:{i}\n")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write("".join(lines))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(lines))
 
 
 def read_alignment(path) -> tuple[np.ndarray, np.ndarray]:

@@ -15,13 +15,13 @@ import gzip
 import logging
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import gemmi
 
+from tomobench.atomic import write_text_atomic
 from tomobench.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -169,15 +169,5 @@ def download_structure(
         payload = gzip.decompress(payload)
     text = payload.decode("utf-8", errors="replace")
     check_mmcif_text(text, f"{url} (for {destination})")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
-    )
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(destination, text)
     return destination

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tomobench.atomic import atomic_path
 from tomobench.errors import InputError
 from tomobench.methods.learning.data import (
     ClassTable,
@@ -54,16 +54,8 @@ def configure_threads(device: torch.device, threads: int) -> None:
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """``torch.save`` ``payload`` (tensors, numbers, strings, lists, dicts) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
