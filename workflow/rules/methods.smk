@@ -7,14 +7,14 @@
 # ---------------------------------------------------------------------------------------------
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
 # Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
-# the search grid (search_voxel_size_nm, default 2 nm, as in the package).
+# the search grid (search_voxel_size_nm).
 _TOMOGRAM_VOXELS = (
     config["tomograms"]["size_xy_voxels"] ** 2 * config["tomograms"]["size_z_voxels"]
 )
 _SEARCH_BINNING = max(
     1,
     round(
-        (config["template_matching"].get("search_voxel_size_nm") or 2.0)
+        config["template_matching"]["search_voxel_size_nm"]
         / config["tomograms"]["voxel_size_nm"]
     ),
 )
@@ -71,7 +71,7 @@ rule match_templates:
         mem_mb=TM_MEM_MB,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
-        settings=dict(sorted(config["template_matching"].items())),
+        settings=config["template_matching"],
         class_name=lambda wildcards: wildcards.pdb_id,
         chunk=lambda wildcards: int(wildcards.chunk),
         device=DEVICE,
