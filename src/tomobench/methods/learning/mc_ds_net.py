@@ -27,7 +27,7 @@ TRAINING_DEFAULTS = {
     "bottleneck_convs": 2,
     "norm": "batch",
     "patch_voxels": 32,
-    "steps": 400,
+    "steps": 800,
     "learning_rate": 1.0e-3,
     "lr_schedule": "cosine",
     "tversky_alpha": 0.7,
