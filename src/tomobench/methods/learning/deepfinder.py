@@ -122,13 +122,3 @@ DEEPFINDER = register(LearningKind(
     training_defaults=TRAINING_DEFAULTS,
     inference_defaults=INFERENCE_DEFAULTS,
 ))
-
-#: The published (GPU) configuration, for config/shrec2021.yaml.
-PAPER_TRAINING = {
-    "widths": [32, 48, 64], "convs": 2, "bottleneck_convs": 4, "norm": "none",
-    "patch_voxels": 56, "batch_size": 25, "steps": 10000, "learning_rate": 1.0e-4,
-    "lr_schedule": "constant", "validation_interval": 100, "validation_patches": 250,
-    "checkpoint_interval": 500, "shift_voxels": 13, "background_fraction": 0.0,
-    "augment": "wedge", "tversky_alpha": 0.5, "tversky_beta": 0.5, "cross_entropy_weight": 0.0,
-    "mixed_precision": True,
-}

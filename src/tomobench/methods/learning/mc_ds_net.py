@@ -83,13 +83,3 @@ MC_DS_NET = register(LearningKind(
     training_defaults=TRAINING_DEFAULTS,
     inference_defaults=INFERENCE_DEFAULTS,
 ))
-
-#: The published (GPU) configuration, for config/shrec2021.yaml.
-PAPER_TRAINING = {
-    "widths": [16, 32, 64, 128, 256], "convs": 2, "bottleneck_convs": 2, "norm": "batch",
-    "patch_voxels": 64, "batch_size": 20, "learning_rate": 1.0e-3, "lr_schedule": "cosine",
-    # 20 epochs of ~3000 batches (64^3 crops at 75 % overlap from eight 512x512x200 volumes).
-    "steps": 60000, "validation_interval": 3000, "validation_patches": 200,
-    "checkpoint_interval": 3000, "augment": "wedge_mirror", "tversky_alpha": 0.7,
-    "tversky_beta": 0.3, "denoise_weight": 1.0, "mixed_precision": True,
-}
