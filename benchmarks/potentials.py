@@ -18,24 +18,12 @@ import tracemalloc
 from pathlib import Path
 
 from tomobench.backend import cupy_available
+from tomobench.classes import SCORED_PROTEINS
 from tomobench.structures.compute import structure_potential
 from tomobench.structures.potential import PotentialOptions
 from tomobench.structures.sources import resolve_structure_source
 
-CLASSES = [
-    "4CR2",
-    "1QVR",
-    "1BXN",
-    "3CF3",
-    "1U6G",
-    "3D2F",
-    "2CG9",
-    "3H84",
-    "3GL1",
-    "3QM1",
-    "1S3X",
-    "5MRC",
-]
+CLASSES = list(SCORED_PROTEINS)
 
 
 def _run(path, pdb_id, options, device):

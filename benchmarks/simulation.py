@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from tomobench.classes import SCORED_PROTEINS
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.reconstruction.wbp import ReconstructionGeometry, weighted_backprojection
 from tomobench.simulation.ctf import Microscope
@@ -65,20 +66,7 @@ def ellipsoid(radii_nm, voxel_nm, v_real, v_imag, shell_nm=None):
 
 def synthetic_potentials(voxel_nm, seed=0):
     rng = np.random.default_rng(seed)
-    names = [
-        "4CR2",
-        "1QVR",
-        "1BXN",
-        "3CF3",
-        "1U6G",
-        "3D2F",
-        "2CG9",
-        "3H84",
-        "3GL1",
-        "3QM1",
-        "1S3X",
-        "5MRC",
-    ]
+    names = list(SCORED_PROTEINS)
     proteins = {
         name: ellipsoid((r, r, 1.6 * r), voxel_nm, 1.5, 0.185)
         for name, r in zip(names, np.linspace(2.5, 8.0, len(names)), strict=True)
