@@ -106,10 +106,6 @@ def method_params(wildcards):
     return dict(METHODS[wildcards.method])
 
 
-def model_dir(wildcards):
-    return f"results/{wildcards.name}/data/model_{wildcards.i}"
-
-
 def structures_local_dir():
     """Local structure folder: $TOMOBENCH_STRUCTURES, else config structures.local_dir."""
     return os.environ.get("TOMOBENCH_STRUCTURES") or config["structures"]["local_dir"]
