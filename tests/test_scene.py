@@ -17,9 +17,12 @@ from tomobench.simulation.scene import (
     _prepare,
     add_ice,
     build_scene,
+    centre_ball_radius_voxels,
+    convex_hull_mask,
     final_ground_truth,
     scene_geometry,
     scene_parameters,
+    solid_envelope,
 )
 
 
@@ -130,7 +133,8 @@ def test_placements_never_overlap_and_failures_are_counted():
         if angles is None:
             assert np.any(scene.occupancy == k)
             continue
-        prepared = _prepare(Rotator(source), angles, "protein", False)
+        rotator = Rotator(source, solid_envelope(source), centre_ball_radius_voxels(2))
+        prepared = _prepare(rotator, angles, "protein", False)
         start = np.array([row.z, row.y, row.x]) + prepared.low
         assert np.all(start >= 0) and np.all(start + prepared.block.shape <= shape)
         region = tuple(slice(a, a + n) for a, n in zip(start, prepared.block.shape, strict=True))
@@ -180,3 +184,54 @@ def test_occupancy_is_the_object_envelope_and_faithful_threshold():
     faithful = _prepare(Rotator(volume), (0.0, 0.0, 0.0), "protein", True)
     # organisers: real values < 0.01 V zeroed, every remaining voxel (the tail too) occupied
     assert faithful.block.real.min() >= 0 and faithful.occupied.sum() > 3 * ball
+
+
+def ring(n, radius, tube, v_real=2.0, v_imag=0.2):
+    """Complex test potential: a torus in the x-y plane (a ring complex), empty centre."""
+    g = np.arange(n) - n // 2
+    zz, yy, xx = np.meshgrid(g, g, g, indexing="ij")
+    distance = np.sqrt((np.sqrt(yy**2 + xx**2) - radius) ** 2 + zz**2)
+    m = ndimage.gaussian_filter((distance <= tube).astype(float), 0.7)
+    return (m * v_real + 1j * m * v_imag).astype(np.complex64)
+
+
+def test_convex_hull_mask_matches_scikit_image():
+    from skimage.morphology import convex_hull_image
+
+    rng = np.random.default_rng(0)
+    for volume in (ring(25, 7, 2.5), blob(21, 6, 2.0, 0.3, elongate=1.5)):
+        mask = np.abs(volume) > 0.5 * np.abs(volume).max()
+        mask &= rng.random(mask.shape) > 0.3  # holes and a ragged surface
+        expected = convex_hull_image(mask, offset_coordinates=False)
+        assert np.array_equal(convex_hull_mask(mask), expected)
+
+
+def test_ring_centre_is_inside_its_own_occupancy():
+    torus = ring(25, 7, 2.5)
+    assert not (torus.imag > 0.1 * torus.imag.max())[12, 12, 12]  # the channel is empty
+    proteins = {"1BXN": torus}
+    parameters = SceneParameters((12, 12), (0, 0), (0, 0), max_placement_attempts=50)
+    scene = build_scene(GEOMETRY, parameters, proteins, [], [], 3, 0)
+    _, class_mask, occupancy, locations = final_ground_truth(scene, GEOMETRY)
+    assert len(locations) >= 3
+    for k, row in enumerate(locations.itertuples(), start=1):
+        assert occupancy[row.z, row.y, row.x] == k and class_mask[row.z, row.y, row.x] == 4
+
+
+def test_no_region_reaches_another_particles_centre():
+    """In a crowded scene the final centre voxel of every particle and its six neighbours
+    (what the SHREC evaluation reads for a pick at the centre) carry the particle's own id."""
+    scene, *_ = _dense_scene(11)
+    _, _, occupancy, locations = final_ground_truth(scene, GEOMETRY)
+    cross = [(0, 0, 0), (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
+    shape = np.array(occupancy.shape)
+    checked = 0
+    for k, row in enumerate(locations.itertuples(), start=1):
+        if row.class_name in ("vesicle", "fiducial"):
+            continue
+        for offset in cross:
+            voxel = np.array([row.z, row.y, row.x]) + offset
+            if np.all(voxel >= 0) and np.all(voxel < shape):
+                assert occupancy[tuple(voxel)] == k
+                checked += 1
+    assert checked > 100

@@ -75,9 +75,15 @@ class Rotator:
     coefficients are computed once, and only output voxels within the support radius of the
     potential (+3 voxels) are interpolated — a rotation about the centre keeps distances, so
     every other output voxel is zero.
+
+    An optional boolean ``solid`` mask of the same shape (e.g. the particle's solid envelope)
+    is rotated along with the potential by nearest-neighbour lookup at the same coordinates;
+    the rotated mask always contains the ball of ``centre_ball_radius`` voxels about the
+    centre (added after rotation, so that no voxel of it is lost to rounding).
     """
 
-    def __init__(self, volume: np.ndarray):
+    def __init__(self, volume: np.ndarray, solid: np.ndarray | None = None,
+                 centre_ball_radius: float = 0.0):
         self.shape = volume.shape
         #: peaks of the unrotated potential (references for occupancy thresholds)
         self.imag_peak = float(volume.imag.max())
@@ -86,6 +92,10 @@ class Rotator:
         grid = np.indices(volume.shape).reshape(3, -1).T - self.centre
         distance = np.sqrt((grid**2).sum(axis=1))
         occupied = np.abs(volume).ravel() > 0
+        if solid is not None:
+            if solid.shape != volume.shape:
+                raise ValueError(f"solid mask {solid.shape} differs from volume {volume.shape}")
+            occupied |= solid.ravel()
         radius = distance[occupied].max() + _SUPPORT_MARGIN_VOXELS if occupied.any() else -1.0
         self._inside = np.nonzero(distance <= radius)[0]
         # (3, points) float32 offsets from the centre, (z, y, x)
@@ -95,9 +105,15 @@ class Rotator:
             ndimage.spline_filter(np.ascontiguousarray(part, np.float32), 3, np.float32, "mirror")
             for part in (padded.real, padded.imag)
         ]
+        self._solid = None if solid is None else np.pad(solid.astype(bool), _PAD_VOXELS)
+        self._centre_ball = distance[self._inside] <= centre_ball_radius
 
-    def rotate(self, angles_deg) -> np.ndarray:
-        """The potential rotated by ZXZ angles (degrees), complex64 of the input shape."""
+    @property
+    def has_solid(self) -> bool:
+        return self._solid is not None
+
+    def _source(self, angles_deg) -> np.ndarray:
+        """``(3, points)`` input coordinates (padded grid) of the output voxels in support."""
         inverse_zyx = rotation_matrix_xyz(angles_deg).T[::-1, ::-1]
         source = np.empty_like(self._offsets)
         for axis in range(3):
@@ -105,6 +121,26 @@ class Rotator:
             source[axis] = self.centre[axis] + _PAD_VOXELS
             for k in range(3):
                 source[axis] += row[k] * self._offsets[k]
+        return source
+
+    def rotate(self, angles_deg) -> np.ndarray:
+        """The potential rotated by ZXZ angles (degrees), complex64 of the input shape."""
+        return self._rotate_potential(self._source(angles_deg))
+
+    def rotate_with_solid(self, angles_deg) -> tuple[np.ndarray, np.ndarray]:
+        """The rotated potential and the rotated ``solid`` mask (bool, input shape)."""
+        if self._solid is None:
+            raise ValueError("this Rotator was built without a solid mask")
+        source = self._source(angles_deg)
+        # clipped onto the zero padding: coordinates beyond the cube fall outside the solid
+        index = np.rint(source).astype(np.intp)
+        for axis, size in enumerate(self._solid.shape):
+            np.clip(index[axis], 0, size - 1, out=index[axis])
+        mask = np.zeros(int(np.prod(self.shape)), dtype=bool)
+        mask[self._inside] = self._solid[index[0], index[1], index[2]] | self._centre_ball
+        return self._rotate_potential(source), mask.reshape(self.shape)
+
+    def _rotate_potential(self, source: np.ndarray) -> np.ndarray:
         out = np.zeros(int(np.prod(self.shape)), dtype=np.complex64)
         for part, target in zip(self._parts, (out.real, out.imag), strict=True):
             target[self._inside] = ndimage.map_coordinates(

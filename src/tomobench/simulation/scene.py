@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 from tomobench import seeding
 from tomobench.classes import class_id
@@ -40,12 +41,23 @@ logger = logging.getLogger(__name__)
 #: Organisers' thresholds (volts): after each rotation they zeroed real values below these and
 #: counted real > 0 as occupied (faithful.threshold_rotated_potentials).
 OCCUPANCY_THRESHOLD_V = {"protein": 0.01, "vesicle": 0.001, "fiducial": 0.001}
-#: Default occupancy: the object's envelope, where the absorption (imaginary) potential — the
-#: excluded-volume fraction times the material's absorption — exceeds half its peak; potentials
-#: without an imaginary part use |real| above this fraction of its peak. (A fixed 0.01 V
-#: threshold would count the Gaussian tails and binning ringing of atomic potentials, i.e.
-#: nearly the whole box.)
+#: The object's envelope: where the absorption (imaginary) potential — the excluded-volume
+#: fraction times the material's absorption — exceeds half its peak; potentials without an
+#: imaginary part use |real| above this fraction of its peak. (A fixed 0.01 V threshold would
+#: count the Gaussian tails and binning ringing of atomic potentials, i.e. nearly the whole
+#: box.) Vesicles and gold beads occupy their envelope; proteins their solid envelope
+#: (:func:`solid_envelope`).
 ENVELOPE_FRACTION = {"imag": 0.5, "real": 0.1}
+
+
+def centre_ball_radius_voxels(binning: int) -> float:
+    """Radius (simulation voxels) of the ball around a protein's centre voxel ``c`` that its
+    solid envelope always contains: it covers the final centre voxel, sampled at simulation
+    voxel ``b·(c // b)``, and that voxel's six neighbours ``± b`` (what the SHREC evaluation
+    reads for a pick at the centre, its one-voxel cross dilation), whatever ``c mod b``.
+    """
+    b = int(binning)
+    return math.sqrt((2 * b - 1) ** 2 + 2 * (b - 1) ** 2)
 #: Voxels of potential kept around the occupied bounding box of a rotated object.
 CROP_MARGIN_VOXELS = 2
 
@@ -178,16 +190,79 @@ class _Prepared:
     low: np.ndarray  # offset of block[0,0,0] relative to the centre voxel, (z, y, x)
 
 
+def envelope(potential: np.ndarray) -> np.ndarray:
+    """Bool envelope of a complex potential ``(z, y, x)`` (see ``ENVELOPE_FRACTION``)."""
+    imag_peak = float(potential.imag.max())
+    if imag_peak > 0:
+        return potential.imag > ENVELOPE_FRACTION["imag"] * imag_peak
+    return np.abs(potential.real) > ENVELOPE_FRACTION["real"] * float(np.abs(potential.real).max())
+
+
+def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
+    """Voxels whose centres lie in the convex hull of the centres of ``mask``'s voxels.
+
+    Same result as ``skimage.morphology.convex_hull_image(mask, offset_coordinates=False)``
+    (tested), ~100x faster: the hull's half-spaces are intersected with each x row at once.
+    Masks with fewer than four voxels, or flat ones, are returned unchanged.
+    """
+    points = np.argwhere(mask)
+    if len(points) < 4:
+        return mask.copy()
+    try:
+        hull = ConvexHull(points)
+    except QhullError:  # coplanar voxels: no 3-D hull
+        return mask.copy()
+    # Inside: normal · p + offset <= 0 for every facet (duplicate coplanar facets dropped).
+    equations = np.unique(np.round(hull.equations, 12), axis=0)
+    normal, offset = equations[:, :3], equations[:, 3]
+    low, high = points.min(axis=0), points.max(axis=0)
+    z, y = np.meshgrid(np.arange(low[0], high[0] + 1), np.arange(low[1], high[1] + 1),
+                       indexing="ij")
+    z, y = z.ravel(), y.ravel()
+    # per row (z, y): normal_x · x <= bound for every facet
+    bound = 1e-6 - (z[:, None] * normal[:, 0] + y[:, None] * normal[:, 1] + offset)
+    normal_x = normal[:, 2]
+    rising, falling = normal_x > 1e-12, normal_x < -1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_high = np.min(np.where(rising, bound / normal_x, np.inf), axis=1)
+        x_low = np.max(np.where(falling, bound / normal_x, -np.inf), axis=1)
+    row_ok = np.all(np.where(rising | falling, True, bound >= 0), axis=1)
+    x = np.arange(mask.shape[2])
+    inside = (x >= x_low[:, None]) & (x <= x_high[:, None]) & row_ok[:, None]
+    out = np.zeros(mask.shape, dtype=bool)
+    out[z, y] = inside
+    return out
+
+
+def solid_envelope(potential: np.ndarray) -> np.ndarray:
+    """A protein's solid envelope ``(z, y, x)`` bool: the convex hull of its envelope.
+
+    The hull closes the central channels of rings and barrels (1BXN, 1QVR, 3CF3) and the
+    clefts of open dimers (2CG9), whose centres the envelope itself leaves empty. (The scene
+    adds a small ball about the centre after rotation, see
+    :func:`centre_ball_radius_voxels`.)
+    """
+    return convex_hull_mask(envelope(potential))
+
+
 def _prepare(rotator: Rotator, angles_deg, kind: str, threshold: bool) -> _Prepared | None:
-    """Rotate, threshold (faithful), find the occupied voxels and crop to them."""
-    rotated = rotator.rotate(angles_deg)
+    """Rotate, threshold (faithful), find the occupied voxels and crop to them.
+
+    Occupied voxels: the organisers' ``real > 0`` after thresholding (``threshold``), else the
+    rotated solid envelope when the rotator carries one (proteins), else the envelope.
+    """
     if threshold:
+        rotated = rotator.rotate(angles_deg)
         limit = OCCUPANCY_THRESHOLD_V[kind]
         rotated.real[rotated.real < limit] = 0.0
         occupied = rotated.real > 0
+    elif rotator.has_solid:
+        rotated, occupied = rotator.rotate_with_solid(angles_deg)
     elif rotator.imag_peak > 0:
+        rotated = rotator.rotate(angles_deg)
         occupied = rotated.imag > ENVELOPE_FRACTION["imag"] * rotator.imag_peak
     else:
+        rotated = rotator.rotate(angles_deg)
         occupied = np.abs(rotated.real) > ENVELOPE_FRACTION["real"] * rotator.real_peak
     if not occupied.any():
         return None
@@ -275,6 +350,7 @@ def build_scene(
     summary = {"drawn": counts, "placed": {}, "failed": {}, "failed_by_class": {}}
     class_names = sorted(proteins)
     rotators: dict[int, Rotator] = {}  # B-spline coefficients computed once per potential
+    centre_ball = centre_ball_radius_voxels(geometry.binning)
     for kind in ("vesicle", "fiducial", "protein"):
         placed = failed = 0
         for _ in range(counts[kind]):
@@ -286,7 +362,10 @@ def build_scene(
                 source = libraries[kind][int(rng.integers(len(libraries[kind])))]
             angles = sample_euler_angles_deg(rng, 1, parameters.orientation_sampling)[0]
             if id(source) not in rotators:
-                rotators[id(source)] = Rotator(source)
+                if kind == "protein" and not parameters.threshold_rotated_potentials:
+                    rotators[id(source)] = Rotator(source, solid_envelope(source), centre_ball)
+                else:
+                    rotators[id(source)] = Rotator(source)
             prepared = _prepare(
                 rotators[id(source)], angles, kind, parameters.threshold_rotated_potentials
             )
