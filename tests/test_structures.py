@@ -248,6 +248,28 @@ def test_small_model_is_centred_with_implicit_hydrogens(tmp_path):
     )
 
 
+def test_alternate_conformers_keep_one_atom_per_site(tmp_path):
+    """Alternate locations A/B of a side chain are one atom each, not two (3QM1, 3D2F, 3GL1)."""
+    plain = _pdb_text(2)
+    lines = plain.splitlines(keepends=True)
+    # residue 2's CA in two conformers (occupancy 0.6 / 0.4), the B copy 1 Å away
+    ca = next(i for i, line in enumerate(lines) if line[12:16].strip() == "CA" and
+              int(line[22:26]) == 2)
+    conformer_a = lines[ca][:16] + "A" + lines[ca][17:54] + "  0.60" + lines[ca][60:]
+    x = float(lines[ca][30:38]) + 1.0
+    conformer_b = (lines[ca][:16] + "B" + lines[ca][17:30] + f"{x:8.3f}" + lines[ca][38:54]
+                   + "  0.40" + lines[ca][60:])
+    lines[ca:ca + 1] = [conformer_a, conformer_b]
+    path = tmp_path / "altloc.pdb"
+    path.write_text("".join(lines))
+    model = load_atomic_model(path)
+    reference = tmp_path / "plain.pdb"
+    reference.write_text(plain)
+    expected = load_atomic_model(reference)
+    assert model.n_atoms == expected.n_atoms == 8
+    assert np.allclose(model.positions_nm, expected.positions_nm)
+
+
 @needs_shared
 def test_1bxn_assembly_has_16_chains():
     model = load_atomic_model(SHARED / "atomic" / "1bxn.pdb")

@@ -1,10 +1,11 @@
 """Reading atomic models (PDB / mmCIF) into a centred biological assembly (biomolecule 1).
 
 Waters and ions (non-polymer residues with a single heavy atom) are dropped, hydrogens are
-kept. With ``implicit_hydrogens`` each heavy atom carries the number of hydrogens bonded to it
-in the standard residue chemistry (a per-atom table for the 20 amino acids; for other residues
-gemmi's tabulated hydrogen count spread over the residue's C/N/O/S atoms). Coordinates are
-returned in nm, centred on the mass centre (hydrogens included).
+kept, and of alternate conformations only the first is kept. With ``implicit_hydrogens``
+each heavy atom carries the number of hydrogens bonded to it in the standard residue
+chemistry (a per-atom table for the 20 amino acids; for other residues gemmi's tabulated
+hydrogen count spread over the residue's C/N/O/S atoms). Coordinates are returned in nm,
+centred on the mass centre (hydrogens included).
 """
 
 from __future__ import annotations
@@ -235,6 +236,9 @@ def load_atomic_model(
     """
     path = Path(path)
     structure = read_structure(path)
+    # One conformer per atom site (the first, as deposited): alternate locations of the same
+    # atom are alternatives, not extra atoms.
+    structure.remove_alternative_conformations()
     model = biological_assembly(structure, path, assembly)
     positions, elements, hydrogens = [], [], []
     explicit = any(a.is_hydrogen() for ch in model for r in ch for a in r)
