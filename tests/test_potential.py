@@ -166,6 +166,19 @@ def test_imaginary_part_is_absorption_contrast_inside():
     assert potential.imag.min() >= 0
 
 
+def test_absorption_is_never_negative_after_fourier_binning():
+    """The real part is Fourier-binned (it may ring); the imaginary (absorption) part is the
+    coarse voxels' excluded-volume fraction: >= 0, same integral, never above full occupancy."""
+    model = _model(np.random.default_rng(4).normal(scale=0.5, size=(200, 3)), ["C"] * 200)
+    options = PotentialOptions(voxel_size_nm=0.5, oversampling=2, binning_method="fourier")
+    potential, info = atomic_potential(model, options)
+    contrast = absorption_potential_v("protein", 300) - absorption_potential_v("ice", 300)
+    assert potential.imag.min() >= 0
+    assert potential.imag.max() <= contrast * (1 + 1e-6)
+    integral = float(potential.imag.sum(dtype=np.float64)) * options.voxel_size_nm**3
+    assert integral == pytest.approx(info["excluded_volume_nm3"] * contrast, rel=1e-5)
+
+
 def test_mean_inner_potentials_of_ice_and_gold():
     assert mean_inner_potential_v({"H": 2, "O": 1}, 0.93) == pytest.approx(
         ICE_POTENTIAL_V, rel=2e-3

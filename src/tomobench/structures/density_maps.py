@@ -123,7 +123,8 @@ def map_potential(
         contrast = absorption_potential_v("protein", options.voltage_kv) - absorption_potential_v(
             "ice", options.voltage_kv
         )
-        potential.imag = bin_volume(occupancy, s, options.binning_method) * contrast
+        # block mean: a non-negative occupancy stays non-negative (see atomic_potential)
+        potential.imag = bin_volume(occupancy, s, "average") * contrast
     excluded_nm3 = float(occupancy.sum()) * fine_voxel_nm**3 if solvent else 0.0
     info = {
         "shape": list(potential.shape),

@@ -13,7 +13,8 @@ Method (chosen for speed and exactness):
    becomes V_atoms − 4.5301 V · f. ``gaussian``: per-atom Gaussian displaced-solvent volumes
    (H 5.15, C 16.44, N 2.49, O 9.13 Å³, others as C) integrated like the atoms; ``none``.
 3. Imaginary part: f · (V_abs(protein) − V_abs(ice)) from ``absorption.absorption_potential_v``
-   at the microscope voltage (the ice background is added by the scene).
+   at the microscope voltage (the ice background is added by the scene). It is always reduced
+   by block mean (the coarse voxel's excluded-volume fraction), so it is never negative.
 4. Reduction to the simulation voxel size: ``average`` = block mean (exact voxel integral at
    the coarse voxel) or ``fourier`` = Fourier cropping to the coarse grid, with the half-fine-
    voxel phase shift so coarse samples sit at the centres of their blocks; both preserve the
@@ -310,9 +311,9 @@ def atomic_potential(model: AtomicModel, options: PotentialOptions, device: str 
             contrast = absorption_potential_v(
                 "protein", options.voltage_kv
             ) - absorption_potential_v("ice", options.voltage_kv)
-            result.imag = (
-                bin_volume(xp.clip(fraction, 0.0, 1.0), s, options.binning_method) * contrast
-            )
+            # block mean whatever binning_method: the excluded-volume fraction of a coarse voxel
+            # is the mean of its fine voxels', never negative (Fourier cropping rings below 0)
+            result.imag = bin_volume(xp.clip(fraction, 0.0, 1.0), s, "average") * contrast
     potential = to_numpy(result)
     info = {
         "shape": list(potential.shape),
