@@ -148,10 +148,12 @@ def test_poisson_noise_mean_and_variance_at_dose():
     assert np.all(counts == np.round(counts))
     k2 = detect(intensity, electrons, rng, detector="K2", noise=True)
     assert k2.mean() == pytest.approx(electrons, rel=0.01)
-    # K2 noise power follows NTF^2 (white Poisson noise shaped by the noise transfer)
-    _, ntf = detector_filters(intensity.shape, "K2")
+    # K2 noise power: Poisson noise of the DQE0-thinned counts shaped by the noise filter,
+    # i.e. electrons * MTF^2 / DQE (absolute DQE): 1 / 0.82 of the ideal counter's at k -> 0
+    signal, ntf = detector_filters(intensity.shape, "K2")
     power = np.abs(np.fft.rfft2(k2 - k2.mean())) ** 2 / k2.size
-    predicted = electrons * ntf**2
+    predicted = electrons * signal[0, 0] * ntf**2
+    assert predicted[0, 1] == pytest.approx(electrons / 0.82, rel=0.03)
     ky = np.abs(np.fft.fftfreq(256))[:, None]
     kx = np.fft.rfftfreq(256)[None, :]
     high = np.hypot(ky, kx) > 0.4
