@@ -48,21 +48,29 @@ class TiltSeriesSettings:
     defocus_um: tuple[float, float] = (2.0, 5.0)
     defocus_jitter_um: float = 0.0
     slice_thickness_nm: float = 5.0
-    shift_sigma_nm: float = 0.5
+    #: range of the per-tomogram σ of the per-tilt shifts (a single value: both ends equal)
+    shift_sigma_nm: tuple[float, float] = (0.5, 0.5)
     noise: bool = True
     detector: str = "K2"
     amplitude_profile: str | None = None
     defocus_centring_sign: bool = False
     correlated_ranged_draws: bool = False
 
+    def __post_init__(self) -> None:
+        if np.isscalar(self.shift_sigma_nm):  # one value: a fixed σ for every tomogram
+            object.__setattr__(self, "shift_sigma_nm", (float(self.shift_sigma_nm),) * 2)
+
     @classmethod
     def from_config(cls, config: dict) -> TiltSeriesSettings:
         series, microscope = config["tilt_series"], config["microscope"]
         faithful = config.get("faithful") or {}
-        for section, key in (("tilt_series", "dose_e_per_A2"), ("microscope", "defocus_um")):
-            low, high = config[section][key]
+        shift_sigma = series["shift_sigma_nm"]
+        shift_sigma = shift_sigma if isinstance(shift_sigma, list) else [shift_sigma] * 2
+        for key, (low, high) in (("tilt_series.dose_e_per_A2", series["dose_e_per_A2"]),
+                                 ("microscope.defocus_um", microscope["defocus_um"]),
+                                 ("tilt_series.shift_sigma_nm", shift_sigma)):
             if low > high:
-                raise InputError(f"{section}.{key}: minimum {low} > maximum {high}")
+                raise InputError(f"{key}: minimum {low} > maximum {high}")
         if microscope["detector"] not in DETECTORS:
             raise InputError(f"microscope.detector: must be one of {DETECTORS}")
         return cls(
@@ -72,7 +80,7 @@ class TiltSeriesSettings:
             defocus_um=tuple(float(v) for v in microscope["defocus_um"]),
             defocus_jitter_um=float(microscope["defocus_jitter_um"]),
             slice_thickness_nm=float(series["slice_thickness_nm"]),
-            shift_sigma_nm=float(series["shift_sigma_nm"]),
+            shift_sigma_nm=tuple(float(v) for v in shift_sigma),
             noise=bool(series["noise"]),
             detector=str(microscope["detector"]),
             amplitude_profile=series.get("amplitude_profile"),
@@ -92,6 +100,7 @@ class Acquisition:
     defocus_per_tilt_um: list[float]
     dose_e_per_A2: float
     dose_per_tilt_e_per_A2: float
+    shift_sigma_nm: float
     shifts_nm: list[list[float]]  # per tilt (x, y)
     pixel_size_nm: float
     applied_defocus_at_exit_um: list[float]
@@ -111,25 +120,28 @@ def tilt_angles(settings: TiltSeriesSettings) -> np.ndarray:
 
 
 def draw_acquisition(settings: TiltSeriesSettings, pixel_size_nm: float, seed: int, model_id: int):
-    """Draw defocus, dose, per-tilt jitter and shifts for tomogram ``model_id``."""
+    """Draw defocus, dose, shift σ, per-tilt jitter and shifts for tomogram ``model_id``."""
     rng = seeding.rng(seed, "acquisition", model_id)
     if settings.correlated_ranged_draws:
         # SHREC'21 re-seeded before every ranged draw: one uniform number drives them all.
         u = rng.random()
-        u_defocus = u_dose = u
+        u_defocus = u_dose = u_shift = u
     else:
-        u_defocus, u_dose = rng.random(2)
-    d_low, d_high = settings.defocus_um
-    e_low, e_high = settings.dose_e_per_A2
-    defocus = d_low + u_defocus * (d_high - d_low)
-    dose = e_low + u_dose * (e_high - e_low)
+        u_defocus, u_dose, u_shift = rng.random(3)
+
+    def ranged(bounds, u):
+        return bounds[0] + u * (bounds[1] - bounds[0])
+
+    defocus = ranged(settings.defocus_um, u_defocus)
+    dose = ranged(settings.dose_e_per_A2, u_dose)
+    shift_sigma_nm = ranged(settings.shift_sigma_nm, u_shift)
     angles = tilt_angles(settings)
     per_tilt, shifts = [], []
     for i in range(len(angles)):
         tilt_rng = seeding.rng(seed, "tilt", model_id, i)
         jitter, sx, sy = tilt_rng.normal(size=3)
         per_tilt.append(defocus + settings.defocus_jitter_um * jitter)
-        shifts.append([settings.shift_sigma_nm * sx, settings.shift_sigma_nm * sy])
+        shifts.append([shift_sigma_nm * sx, shift_sigma_nm * sy])
     return Acquisition(
         seed=seed,
         model_id=model_id,
@@ -138,6 +150,7 @@ def draw_acquisition(settings: TiltSeriesSettings, pixel_size_nm: float, seed: i
         defocus_per_tilt_um=[float(v) for v in per_tilt],
         dose_e_per_A2=float(dose),
         dose_per_tilt_e_per_A2=float(dose / len(angles)),
+        shift_sigma_nm=float(shift_sigma_nm),
         shifts_nm=shifts,
         pixel_size_nm=float(pixel_size_nm),
         applied_defocus_at_exit_um=[],
