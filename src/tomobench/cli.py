@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="beta of the CZII F-beta score (default 4)")
     evaluate.add_argument("--fiducial-radius-nm", type=_positive, default=None, metavar="NM",
                           help="gold fiducial radius for the CZII metric (default 3.5)")
+    evaluate.add_argument("--bootstrap-resamples", type=int, default=1000, metavar="N",
+                          help="resamples of the 95 %% bootstrap confidence intervals "
+                               "(default 1000; 0 = none)")
+    evaluate.add_argument("--seed", type=int, default=0, metavar="S",
+                          help="seed of the bootstrap resampling (default 0)")
     evaluate.add_argument("--no-plots", action="store_true",
                           help="skip the confusion-matrix PNGs")
     evaluate.set_defaults(run=run_evaluate)
@@ -165,7 +170,8 @@ def run_evaluate(args) -> None:
     for name, path in submissions:
         result = evaluate_submission(
             truth, path, mode=args.mode, czii_radius_fraction=args.czii_radius_fraction,
-            czii_beta=args.czii_beta, fiducial_radius_nm=args.fiducial_radius_nm)
+            czii_beta=args.czii_beta, fiducial_radius_nm=args.fiducial_radius_nm,
+            bootstrap_resamples=args.bootstrap_resamples, seed=args.seed)
         write_json(args.out / f"{name}.json", json_ready(result))
         write_text_report(args.out / f"{name}.txt", result, title=str(path))
         frame = confusion_frame(result["classification"])
@@ -175,7 +181,10 @@ def run_evaluate(args) -> None:
         loc = result["localization"]
         rows.append({"submission": name, **{k: loc[k] for k in (
             "RR", "N", "TP", "FP", "FN", "MH", "RO", "AD", "recall", "precision", "miss_rate",
-            "F1")}, "czii_fbeta_micro": result["czii"]["fbeta_micro"]})
+            "F1")}, **{f"{metric}_{end}": value
+                       for metric, bounds in result["confidence_intervals"]["localization"].items()
+                       for end, value in zip(("lo", "hi"), bounds, strict=True)},
+            "czii_fbeta_micro": result["czii"]["fbeta_micro"]})
         print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
               f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
         for warning in result["warnings"]:

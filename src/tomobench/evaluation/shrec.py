@@ -46,9 +46,11 @@ import pandas as pd
 
 from tomobench.classes import CLASS_ID, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
+from tomobench.evaluation.bootstrap import Units, bootstrap_intervals
 from tomobench.evaluation.confusion import confusion_counts, one_vs_rest_statistics
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations, read_picks
+from tomobench.seeding import rng
 
 MODES = ("published", "corrected")
 #: Classes removed from scoring (the script's ``--skip_4v94`` / ``--skip_vesicles``, always on).
@@ -326,7 +328,9 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
     dict
         ``{"mode", "localization": {RR, N, TP, FP, FN, MH, RO, AD, recall, precision,
         miss_rate, F1, ignored, hits_on_excluded}, "classification": {labels, matrix,
-        per_class, accuracy, f1_macro}, "warnings": [...]}``.
+        per_class, accuracy, f1_macro}, "units": {...}, "warnings": [...]}``; ``units`` are
+        the per-particle resampling units of the bootstrap
+        (:class:`tomobench.evaluation.bootstrap.Units`).
     """
     if mode not in MODES:
         raise InputError(f"evaluation mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -367,13 +371,23 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
                                         np.maximum(first_label, 0))
     actual = np.array([CLASS_ID[name] for name in truth.class_names], dtype=np.int64)
     classification, warnings = _classification(actual[~excluded], predicted[~excluded])
+    hits_all = np.bincount(hit[hit > 0], minlength=len(excluded) + 1)[1:]
+    if mode == "published":  # Q3: vesicles in N, 4V94 not; Q4: hits on excluded stay in RR
+        counted_in_n = np.array([name != "4V94" for name in truth.class_names], dtype=bool)
+        hits_in_rr = hits_all
+    else:
+        counted_in_n, hits_in_rr = ~excluded, np.where(excluded, 0, hits_all)
+    units = Units(class_id=actual, predicted_class_id=predicted, hits=hits_all,
+                  counted_in_n=counted_in_n.astype(np.int64), hits_in_rr=hits_in_rr,
+                  scored=(~excluded).astype(np.int64),
+                  false_positive_lines=int(np.count_nonzero(hit == 0)))
     if unknown:
         warnings.insert(0, (
             f"first hits labelled {', '.join(map(repr, unknown))} (not in the class table) were "
             "counted as background; the organisers' script stops with KeyError here"
         ))
     return {"mode": mode, "localization": localization, "classification": classification,
-            "warnings": warnings}
+            "units": units.to_json(), "warnings": warnings}
 
 
 def _locate(truth: GroundTruth, picks: pd.DataFrame):
@@ -449,11 +463,15 @@ def evaluate_submission(
     czii_radius_fraction: float = 0.5,
     czii_beta: float = 4.0,
     fiducial_radius_nm: float | None = None,
+    bootstrap_resamples: int = 1000,
+    seed: int = 0,
 ) -> dict:
     """Read a submission file and score it: SHREC (:func:`score_picks`) and CZII metrics.
 
-    Returns the :func:`score_picks` dict plus ``truth``, ``picks`` (provenance) and ``czii``
-    blocks; JSON-ready after :func:`json_ready`.
+    Returns the :func:`score_picks` dict plus ``truth``, ``picks`` (provenance), ``czii`` and
+    ``confidence_intervals`` (95 % bootstrap intervals from ``bootstrap_resamples`` resamples
+    drawn with ``rng(seed, "bootstrap")``; see :mod:`tomobench.evaluation.bootstrap`) blocks;
+    JSON-ready after :func:`json_ready`.
     """
     from tomobench.evaluation.czii import czii_score
 
@@ -477,6 +495,8 @@ def evaluate_submission(
         "excluded": {c: int(counts.get(c, 0)) for c in EXCLUDED_CLASSES},
     }
     result["picks"] = {"path": str(picks_path), "lines": len(picks)}
+    result["confidence_intervals"] = bootstrap_intervals(
+        Units.from_json(result["units"]), bootstrap_resamples, rng(seed, "bootstrap"))
     return result
 
 
@@ -520,6 +540,13 @@ def format_report(result: dict, *, title: str = "") -> str:
         f"Miss rate: {loc['miss_rate']:.5f}",
         f"F1 score: {loc['F1']:.5f}",
     ]
+    intervals = (result.get("confidence_intervals") or {}).get("localization")
+    if intervals:
+        ci = result["confidence_intervals"]
+        lines.append(f"{100 * ci['confidence']:.0f} % bootstrap intervals ({ci['resamples']} "
+                     "resamples): " + ", ".join(
+                         f"{metric} [{low:.5f}, {high:.5f}]"
+                         for metric, (low, high) in intervals.items()))
     if loc.get("hits_on_excluded"):
         lines.append(f"Predictions on excluded particles (4V94, vesicle): {loc['hits_on_excluded']}"
                      + (" (ignored)" if loc["ignored"] else " (kept in RR)"))
