@@ -71,13 +71,16 @@ def test_combining_tomograms_sums_counts(evaluation_files):
 
 
 def test_tables_contain_every_method_and_paper_rows(evaluation_files, tmp_path):
-    combined = tables.combine_methods(evaluation_files)
+    combined = tables.combine_methods(evaluation_files, resamples=200, seed=1)
     names = {m: tables.paper_name(m, p) for m, p in METHODS.items()}
     assert names == {"TM": "TM", "DeepFinder": "DeepFinder", "DoG": None}
     table3 = tables.localization_table(combined)
     table4 = tables.class_f1_table(combined)
-    table6 = tables.size_group_f1_table(table4)
-    assert list(table4.columns) == ["1S3X", "3H84", "1BXN", "fiducial"]
+    table6 = tables.size_group_f1_table(combined)
+    assert tables.point_columns(table4) == ["1S3X", "3H84", "1BXN", "fiducial"]
+    for frame, metric in ((table3, "F1"), (table4, "1BXN"), (table6, "Small")):
+        low, high = frame.loc["DeepFinder", [f"{metric}_lo", f"{metric}_hi"]]
+        assert low <= frame.loc["DeepFinder", metric] <= high and low < high
     assert table4.loc["DeepFinder", "1BXN"] == pytest.approx(0.8)  # 2 x (TP 2, FP 1: a 3H84)
     assert math.isnan(table6.loc["TM", "Large"])
     assert table6.loc["TM", "Small"] == pytest.approx(table4.loc["TM", ["1S3X", "3H84"]].mean())
@@ -95,7 +98,26 @@ def test_tables_contain_every_method_and_paper_rows(evaluation_files, tmp_path):
     for method in METHODS:
         assert all(method in t for t in text.values())
     assert "\\toprule" in text["tex"] and text["md"].startswith("| Method |")
-    assert pd.read_csv(tmp_path / "table3_localization.csv", index_col=0).loc["TM", "TP"] == 8
+    csv = pd.read_csv(tmp_path / "table3_localization.csv", index_col=0)
+    assert csv.loc["TM", "TP"] == 8 and "F1_lo" in csv.columns and "F1_hi" in csv.columns
+    row = next(line for line in text["md"].splitlines() if line.startswith("| TM |"))
+    f1_cell = row.split("|")[-3].strip()  # ... | F1 | CZII F-beta |
+    value, low, high = (table3.loc["TM", c] for c in ("F1", "F1_lo", "F1_hi"))
+    assert f1_cell == f"{value:.3f} [{low:.3f}, {high:.3f}]"
+    assert "F1_lo" not in text["md"]
+
+
+def test_table2_particle_counts_beside_the_paper():
+    locations = {
+        "model_3": pd.DataFrame({"class_name": ["5MRC", "1S3X", "1S3X", "vesicle", "fiducial"]}),
+        "model_4": pd.DataFrame({"class_name": ["1S3X", "3H84"]}),
+    }
+    table2 = tables.particle_count_table(locations)
+    assert list(table2.index) == ["1S3X", "3H84", "5MRC", "fiducial", "vesicle"]
+    assert table2.loc["1S3X"].tolist() == [2, 1, 3]
+    both = tables.particle_counts_versus_paper(table2)
+    assert both.loc["1S3X", "paper (model_9)"] == 122 and both.loc["3QM1", "tomobench"] == 0
+    assert "| vesicle | 1 | – |" in tables.to_markdown(both)
 
 
 def test_size_group_table_uses_our_weights():
@@ -152,7 +174,7 @@ def test_timing_table_from_benchmark_tsvs(tmp_path):
 
 
 def test_figures_render_every_method(evaluation_files, tmp_path):
-    combined = tables.combine_methods(evaluation_files)
+    combined = tables.combine_methods(evaluation_files, resamples=100)
     class_f1 = tables.class_f1_table(combined)
     for name, figure in (
         ("figure9", cumulative_f1_figure(class_f1)),

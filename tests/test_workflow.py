@@ -91,7 +91,9 @@ def test_dry_run_of_each_config(tmp_path, config_name):
     jobs = planned_jobs(result)
     config = yaml.safe_load((REPO_ROOT / "config" / config_name).read_text())
     assert jobs["reconstruct"] == config["tomograms"]["count"]
-    assert jobs["evaluate_picks"] == len(config["methods"]) * len(config["tomograms"]["test"])
+    scored = len(config["methods"]) + 2  # + the oracle and random controls
+    assert jobs["evaluate_picks"] == scored * len(config["tomograms"]["test"])
+    assert jobs["pick_control"] == 2 * len(config["tomograms"]["test"])
 
 
 def test_cluster_profile_dry_run(tmp_path):
@@ -221,6 +223,43 @@ def test_tiny_run_outputs(tiny_run):
             assert method in text, (table, method)
     assert (run / "paper" / "figure9_cumulative_f1.png").stat().st_size > 1000
     assert (run / "config.yaml").is_file()
+
+
+@requires_structures
+@pytest.mark.slow
+def test_tiny_run_controls_and_intervals(tiny_run):
+    """Every listed centre lies in its own occupancy id; the oracle control reads 1 in Tables 3,
+    4 and 6, chance stays far below; every method row carries its interval; Table 2 exists."""
+    import pandas as pd
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    run = tiny_run / "results" / config["name"]
+    for i in range(config["tomograms"]["count"]):
+        model = run / "data" / f"model_{i}"
+        occupancy, _ = read_mrc(model / "occupancy_mask.mrc")
+        locations = read_particle_locations(model / "particle_locations.txt")
+        for line, row in enumerate(locations.itertuples(index=False), start=1):
+            if row.class_name != "vesicle":
+                assert occupancy[row.z, row.y, row.x] == line, (i, line, row.class_name)
+    paper = run / "paper"
+    table3 = pd.read_csv(paper / "table3_localization.csv", index_col=0)
+    table4 = pd.read_csv(paper / "table4_classification.csv", index_col=0)
+    table6 = pd.read_csv(paper / "table6_size_group_f1.csv", index_col=0)
+    oracle, chance = "oracle (control)", "random (control)"
+    assert table3.loc[oracle, ["F1", "Recall", "Precision"]].tolist() == [1.0, 1.0, 1.0]
+    classes = [c for c in table4.columns if not c.endswith(("_lo", "_hi"))]
+    assert (table4.loc[oracle, classes].dropna() == 1.0).all()
+    groups = [c for c in table6.columns if not c.endswith(("_lo", "_hi"))]
+    assert (table6.loc[oracle, groups].dropna() == 1.0).all()
+    assert table3.loc[chance, "F1"] < 0.5
+    for method in [*config["methods"], chance]:
+        low, value, high = table3.loc[method, ["F1_lo", "F1", "F1_hi"]]
+        assert low <= value <= high
+    assert "| oracle (control) |" in (paper / "table3_localization.md").read_text()
+    table2 = pd.read_csv(paper / "table2_particle_counts.csv", index_col=0)
+    test_locations = read_particle_locations(
+        run / "data" / f"model_{config['tomograms']['test'][0]}" / "particle_locations.txt")
+    assert table2["Total"].sum() == len(test_locations)
 
 
 @requires_structures

@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import update_config, validate
 
+from tomobench.evaluation.controls import CONTROLS as CONTROL_NAMES
 from tomobench.structures.sources import resolve_structure_source
 from tomobench.workflow_support import code_dependencies
 
@@ -54,6 +55,8 @@ VESICLE_IDS = list(range(config["potential"]["vesicle_library_size"]))
 GOLD_IDS = list(range(config["potential"]["gold_library_size"]))
 
 METHODS = config["methods"]
+#: Control submissions evaluated beside the methods (tomobench.evaluation.controls).
+CONTROLS = list(CONTROL_NAMES)
 
 
 def _check_tomogram_roles():
@@ -65,6 +68,12 @@ def _check_tomogram_roles():
                     f"config key tomograms.{key}: tomogram {i} does not exist "
                     f"(tomograms.count = {len(TOMOGRAM_IDS)})"
                 )
+    reserved = sorted(set(METHODS) & set(CONTROLS))
+    if reserved:
+        raise ValueError(
+            f"config key methods: {reserved} are reserved for the benchmark's control "
+            "submissions; rename the method"
+        )
     overlap = set(TEST_IDS) & (set(TRAINING_IDS) | set(VALIDATION_IDS))
     if overlap:
         raise ValueError(
@@ -92,7 +101,7 @@ wildcard_constraints:
     i=r"\d+",
     pdb_id=r"[0-9][A-Za-z0-9]{3}",
     k=r"\d+",
-    method=_regex_alternatives(list(METHODS)),
+    method=_regex_alternatives(list(METHODS) + CONTROLS),
 
 
 def code(script_name):

@@ -1,11 +1,38 @@
 # ---------------------------------------------------------------------------------------------
 # SHREC 2021 scoring of every method's picks on every test tomogram (tomobench.evaluation).
-# evaluation.mode: published (the organisers' numbers) | corrected; the CZII metric is reported
-# beside them. One job per (method, tomogram); the paper rules read the JSONs.
+# evaluation.mode: published (the organisers' numbers) | corrected; the CZII metric and 95 %
+# bootstrap intervals are reported beside them. One job per (method, tomogram); the paper rules
+# read the JSONs. Two controls are scored like methods: oracle (the ground truth as picks; its
+# evaluation fails unless it is perfect) and random (chance level).
 # ---------------------------------------------------------------------------------------------
 
 
 include: "evaluation_functions.smk"
+
+
+rule pick_control:
+    input:
+        locations="results/{name}/data/model_{i}/particle_locations.txt",
+        occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
+        scene="results/{name}/data/model_{i}/scene_parameters.json",
+        code=code("pick_control.py"),
+    output:
+        "results/{name}/picks/{method}/model_{i}.txt",
+    log:
+        "results/{name}/logs/pick_control/{method}_model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/pick_control/{method}_model_{i}.tsv"
+    wildcard_constraints:
+        method="|".join(CONTROLS),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        seed=SEED,
+    script:
+        "../scripts/pick_control.py"
 
 
 rule evaluate_picks:

@@ -8,6 +8,27 @@
 include: "paper_functions.smk"
 
 
+rule table_particle_counts:
+    input:
+        unpack(test_particle_locations),
+        code=code("table_particle_counts.py"),
+    output:
+        **table_outputs(2),
+    log:
+        "results/{name}/logs/table_particle_counts/table_particle_counts.log",
+    benchmark:
+        "results/{name}/benchmarks/table_particle_counts/table_particle_counts.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        tomograms=[f"model_{i}" for i in TEST_IDS],
+    script:
+        "../scripts/table_particle_counts.py"
+
+
 rule table_localization:
     input:
         evaluations=evaluation_files,
@@ -24,6 +45,7 @@ rule table_localization:
     resources:
         mem_mb=1000,
     params:
+        bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
         paper_names=paper_names(),
     script:
@@ -46,6 +68,7 @@ rule table_class_f1:
     resources:
         mem_mb=1000,
     params:
+        bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
         paper_names=paper_names(),
     script:
@@ -87,6 +110,7 @@ rule table_size_group_f1:
     resources:
         mem_mb=1000,
     params:
+        bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
         paper_names=paper_names(),
     script:
@@ -178,6 +202,7 @@ rule figure_f1_vs_weight:
     resources:
         mem_mb=1000,
     params:
+        bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
     script:
         "../scripts/figure_f1_vs_weight.py"

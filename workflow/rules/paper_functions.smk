@@ -2,6 +2,7 @@
 # snakemake --lint asks).
 import re
 
+from tomobench.evaluation.controls import control_label
 from tomobench.paper.published import PAPER_NAME_BY_KIND
 
 PAPER = "results/{name}/paper"
@@ -15,6 +16,7 @@ INFERENCE_RULES = {
 }
 TRAINING_RULES = {kind: ("train_learning",) for kind in LEARNING_KINDS}
 TABLES = {
+    2: ("table2_particle_counts", "particles per class"),
     3: ("table3_localization", "localization"),
     4: ("table4_classification", "per-class F1"),
     5: ("table5_size_groups", "size groups"),
@@ -88,13 +90,29 @@ def figure_outputs(number):
 
 
 def method_evaluations(wildcards):
-    """{method: [evaluation JSON of each test tomogram]} for the run."""
+    """{method or control label: [evaluation JSON of each test tomogram]} for the run."""
+    files = lambda method: [
+        f"results/{wildcards.name}/evaluation/{method}/model_{i}.json" for i in TEST_IDS
+    ]
     return {
-        method: [
-            f"results/{wildcards.name}/evaluation/{method}/model_{i}.json"
-            for i in TEST_IDS
-        ]
-        for method in METHODS
+        **{method: files(method) for method in METHODS},
+        **{control_label(control): files(control) for control in CONTROLS},
+    }
+
+
+def bootstrap_params():
+    """Resamples and seed of the tables' bootstrap intervals."""
+    return {
+        "resamples": config["evaluation"]["bootstrap_resamples"],
+        "seed": SEED,
+    }
+
+
+def test_particle_locations(wildcards):
+    """{model_<i>: particle_locations.txt} of the test tomograms (Table 2)."""
+    return {
+        f"model_{i}": f"results/{wildcards.name}/data/model_{i}/particle_locations.txt"
+        for i in TEST_IDS
     }
 
 

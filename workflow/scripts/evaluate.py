@@ -1,6 +1,7 @@
 """Score one method's picks on one test tomogram as SHREC 2021 did (rule evaluate)."""
 
 from tomobench.evaluation.confusion import confusion_frame, write_confusion_csv
+from tomobench.evaluation.controls import check_oracle
 from tomobench.evaluation.shrec import (
     evaluate_submission,
     json_ready,
@@ -22,11 +23,15 @@ result = evaluate_submission(
     czii_radius_fraction=settings["czii_radius_fraction"],
     czii_beta=settings["czii_beta"],
     fiducial_radius_nm=settings["fiducial_radius_nm"],
+    bootstrap_resamples=settings["bootstrap_resamples"],
+    seed=settings["seed"],
 )
 for warning in result["warnings"]:
     log.warning(warning)
 loc = result["localization"]
 log.info("%s: TP %d FP %d FN %d F1 %.5f", inputs.picks, loc["TP"], loc["FP"], loc["FN"], loc["F1"])
+if snakemake.wildcards.method == "oracle":  # noqa: F821
+    check_oracle(result, f"{inputs.locations} + {inputs.occupancy}")
 write_confusion_csv(outputs.confusion, confusion_frame(result["classification"]))
 write_text_report(outputs.text, result, title=inputs.picks)
 write_json(outputs.json, json_ready(result))

@@ -6,7 +6,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
-class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations))
+class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 weights_kda = read_molecular_weights(inputs.potentials)
 log.info("molecular weights (kDa): %s", weights_kda)
 save_figure(f1_vs_weight_figure(class_f1, weights_kda), output.png, output.pdf)

@@ -5,7 +5,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 params, output = snakemake.params, snakemake.output  # noqa: F821
-ours = tables.class_f1_table(tables.combine_methods(params.evaluations))
+ours = tables.class_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 log.info("table 4:\n%s", ours.to_string())
 tables.write_table(ours, output.csv, caption="Per-class F1 (SHREC 2021 Table 4), tomobench")
 paper = tables.versus_paper(ours, tables.published_class_f1(), params.paper_names)

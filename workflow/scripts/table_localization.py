@@ -5,7 +5,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 params, output = snakemake.params, snakemake.output  # noqa: F821
-combined = tables.combine_methods(params.evaluations)
+combined = tables.combine_methods(params.evaluations, **params.bootstrap)
 ours = tables.localization_table(combined)
 log.info("table 3:\n%s", ours.to_string())
 tables.write_table(ours, output.csv, caption="Localization (SHREC 2021 Table 3), tomobench")

@@ -5,8 +5,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 params, output = snakemake.params, snakemake.output  # noqa: F821
-class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations))
-ours = tables.size_group_f1_table(class_f1)
+ours = tables.size_group_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 log.info("table 6:\n%s", ours.to_string())
 tables.write_table(ours, output.csv, caption="F1 per size group (SHREC 2021 Table 6), tomobench")
 paper = tables.versus_paper(ours, tables.published_size_group_f1(), params.paper_names)

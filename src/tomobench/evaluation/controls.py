@@ -22,6 +22,15 @@ from tomobench.evaluation.shrec import EXCLUDED_CLASSES, GroundTruth
 CONTROLS = ("oracle", "random")
 
 
+def control_label(name: str) -> str:
+    """How a control is named in tables and figures: ``"oracle (control)"``."""
+    return f"{name} (control)"
+
+
+def is_control_label(label: str) -> bool:
+    return str(label).endswith(" (control)")
+
+
 def scored_particles(locations: pd.DataFrame) -> pd.DataFrame:
     """Rows of a ``particle_locations`` frame that the evaluation scores."""
     return locations[~locations["class_name"].isin(EXCLUDED_CLASSES)]

@@ -19,7 +19,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
 from tomobench.evaluation.confusion import plot_confusion, reorder_confusion
+from tomobench.evaluation.controls import is_control_label
 from tomobench.evaluation.czii import PARTICLE_RADIUS_NM
+from tomobench.paper.tables import point_columns
 
 
 def save_figure(figure: Figure, png_path: str | os.PathLike,
@@ -48,8 +50,16 @@ def weight_order(classes, weights_kda: Mapping[str, float]) -> list[str]:
     return weighted + [c for c in classes if c not in weights_kda]
 
 
+def _control_style(method) -> dict:
+    """Line style of a method: controls dashed grey, methods default."""
+    if is_control_label(method):
+        return {"color": "0.5", "linestyle": "--", "alpha": 0.8}
+    return {}
+
+
 def cumulative_f1_figure(class_f1: pd.DataFrame) -> Figure:
     """Figure 9: one horizontal bar per method, stacked per-class F1 (light to heavy classes)."""
+    class_f1 = class_f1[point_columns(class_f1)]
     classes = list(class_f1.columns)
     colours = _class_colours(classes)
     methods = list(class_f1.fillna(0).sum(axis=1).sort_values().index)
@@ -63,6 +73,10 @@ def cumulative_f1_figure(class_f1: pd.DataFrame) -> Figure:
         left += values
     for y, total in enumerate(left):
         ax.text(total + 0.05, y, f"{total:.2f}", va="center", fontsize=9)
+    for label in ax.get_yticklabels():  # controls in grey italics: references, not methods
+        if is_control_label(label.get_text()):
+            label.set_color("0.4")
+            label.set_fontstyle("italic")
     ax.set_xlim(0, max(len(classes), left.max(initial=0) + 0.6))
     ax.set_xlabel(f"cumulative F1 over {len(classes)} classes")
     ax.set_title("Cumulative classification F1")
@@ -72,14 +86,26 @@ def cumulative_f1_figure(class_f1: pd.DataFrame) -> Figure:
 
 
 def f1_vs_weight_figure(class_f1: pd.DataFrame, weights_kda: Mapping[str, float]) -> Figure:
-    """Figure 10: per-class F1 of each method against molecular weight (proteins only)."""
-    proteins = weight_order([c for c in class_f1.columns if c in weights_kda], weights_kda)
+    """Figure 10: per-class F1 of each method against molecular weight (proteins only), with
+    the 95 % bootstrap intervals (``<class>_lo``/``_hi`` columns) as error bars."""
+    proteins = weight_order([c for c in point_columns(class_f1) if c in weights_kda],
+                            weights_kda)
     figure = Figure(figsize=(9, 5), layout="constrained")
     ax = figure.add_subplot()
     positions = np.arange(len(proteins))
-    for method in class_f1.index:
-        ax.plot(positions, class_f1.loc[method, proteins].to_numpy(dtype=float), marker="o",
-                label=str(method))
+    methods = list(class_f1.index)
+    # methods side by side around each protein so their error bars stay apart
+    spread = 0.5 / max(1, len(methods))
+    for k, method in enumerate(methods):
+        values = class_f1.loc[method, proteins].to_numpy(dtype=float)
+        error = None
+        if all(f"{c}_lo" in class_f1.columns for c in proteins):
+            low = class_f1.loc[method, [f"{c}_lo" for c in proteins]].to_numpy(dtype=float)
+            high = class_f1.loc[method, [f"{c}_hi" for c in proteins]].to_numpy(dtype=float)
+            error = np.nan_to_num(np.stack([values - low, high - values]).clip(0))
+        ax.errorbar(positions + (k - (len(methods) - 1) / 2) * spread, values, yerr=error,
+                    marker="o", markersize=4, capsize=2, linewidth=1.2, label=str(method),
+                    **_control_style(method))
     ax.set_xticks(positions, labels=[f"{c}\n{weights_kda[c]:.0f} kDa" for c in proteins],
                   rotation=45, ha="right", fontsize=9)
     ax.set_ylim(-0.02, 1.05)

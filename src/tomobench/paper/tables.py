@@ -1,8 +1,12 @@
 """The paper's tables from per-method evaluation JSONs, and their published counterparts.
 
 Several test tomograms are combined by summing counts (RR, N, TP, FP, FN, MH, RO, the confusion
-matrices, the CZII counts) and recomputing the ratios; AD is the TP-weighted mean.
-Tables are written as CSV (full precision), Markdown and LaTeX (3 decimals, "–" for missing).
+matrices, the CZII counts) and recomputing the ratios; AD is the TP-weighted mean. The 95 %
+bootstrap intervals of recall, precision, F1, per-class and size-group F1 are computed on the
+pooled resampling units of the tomograms (:mod:`tomobench.evaluation.bootstrap`) and stored as
+columns ``<metric>_lo`` and ``<metric>_hi``.
+Tables are written as CSV (full precision), Markdown and LaTeX (3 decimals, "–" for missing,
+an interval as ``0.630 [0.570, 0.690]``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tomobench import seeding
 from tomobench.classes import SIZE_GROUPS, SIZE_ORDER
 from tomobench.errors import InputError
+from tomobench.evaluation.bootstrap import Units, bootstrap_intervals
 from tomobench.evaluation.confusion import add_confusions, confusion_frame, one_vs_rest_statistics
 from tomobench.evaluation.czii import czii_from_counts
 from tomobench.paper import published
@@ -51,14 +57,20 @@ def _number(value) -> float:
     return math.nan if value is None else float(value)
 
 
-def combine_evaluations(results: Sequence[dict]) -> dict:
+def combine_evaluations(results: Sequence[dict], resamples: int = 0,
+                        rng: np.random.Generator | None = None) -> dict:
     """Sum the evaluations of one method over several tomograms.
+
+    With ``resamples`` > 0 the bootstrap intervals of the pooled units are added (drawn from
+    ``rng``).
 
     Returns
     -------
     dict
         ``{"localization": {RR, N, TP, FP, FN, MH, RO, AD, recall, precision, miss_rate, F1},
-        "confusion": DataFrame, "per_class": {name: stats}, "czii": {...}}``.
+        "confusion": DataFrame, "per_class": {name: stats}, "czii": {...}, "intervals": {...}}``
+        (``intervals`` as :func:`tomobench.evaluation.bootstrap.bootstrap_intervals`, empty
+        without resamples).
     """
     if not results:
         raise InputError("no evaluation to combine")
@@ -74,7 +86,14 @@ def combine_evaluations(results: Sequence[dict]) -> dict:
                     "precision": precision, "miss_rate": 1 - recall, "F1": f1}
     confusion = add_confusions([confusion_frame(r["classification"]) for r in results])
     per_class = one_vs_rest_statistics(confusion.to_numpy(), list(confusion.index))
-    combined = {"localization": localization, "confusion": confusion, "per_class": per_class}
+    combined = {"localization": localization, "confusion": confusion, "per_class": per_class,
+                "intervals": {"localization": {}, "per_class_f1": {}, "size_group_f1": {}}}
+    if resamples > 0:
+        if any("units" not in r for r in results):
+            raise InputError("evaluation JSON without resampling units: re-run the evaluation "
+                             "to get confidence intervals")
+        units = Units.concatenate([Units.from_json(r["units"]) for r in results])
+        combined["intervals"] = bootstrap_intervals(units, resamples, rng)
     czii_blocks = [r["czii"] for r in results if r.get("czii")]
     if czii_blocks:
         czii_counts: dict[str, dict] = {}
@@ -88,22 +107,68 @@ def combine_evaluations(results: Sequence[dict]) -> dict:
     return combined
 
 
-def combine_methods(evaluation_files: Mapping[str, Sequence[str]]) -> dict[str, dict]:
-    """``{method: [json paths]}`` → ``{method: combined evaluation}`` (config order kept)."""
-    return {method: combine_evaluations([load_evaluation(p) for p in paths])
+def combine_methods(evaluation_files: Mapping[str, Sequence[str]], resamples: int = 0,
+                    seed: int = 0) -> dict[str, dict]:
+    """``{method: [json paths]}`` → ``{method: combined evaluation}`` (config order kept).
+
+    Bootstrap intervals (``resamples`` > 0) use ``rng(seed, "bootstrap", method)``.
+    """
+    return {method: combine_evaluations([load_evaluation(p) for p in paths], resamples,
+                                        seeding.rng(seed, "bootstrap", method))
             for method, paths in evaluation_files.items()}
 
 
 # --------------------------------------------------------------------------- our tables
 
 
+def _with_interval(row: dict, column: str, value, interval) -> None:
+    row[column] = value
+    if interval:
+        row[f"{column}_lo"], row[f"{column}_hi"] = interval
+
+
+def _display_order(classes: set[str]) -> list[str]:
+    """Proteins light to heavy (others alphabetically), then fiducial and vesicle."""
+    ordered = [c for c in SIZE_ORDER if c in classes]
+    ordered += sorted(classes - set(ordered) - {"fiducial", "vesicle"})
+    return ordered + [c for c in ("fiducial", "vesicle") if c in classes]
+
+
+def particle_count_table(locations: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Table 2: particles per class (rows, light to heavy, then fiducial and vesicle) in each
+    test tomogram (columns ``{name: particle_locations frame}``) and in total."""
+    counts = {name: frame["class_name"].value_counts() for name, frame in locations.items()}
+    present = set().union(*(set(c.index) for c in counts.values())) if counts else set()
+    classes = _display_order(present)
+    frame = pd.DataFrame({name: [int(c.get(k, 0)) for k in classes]
+                          for name, c in counts.items()}, index=classes)
+    frame["Total"] = frame.sum(axis=1)
+    frame.index.name = "Class"
+    return frame
+
+
+def particle_counts_versus_paper(table2: pd.DataFrame) -> pd.DataFrame:
+    """Our Table 2 totals beside the paper's counts for its test tomogram (model_9)."""
+    paper = published.TABLE2_TEST_COUNTS
+    classes = _display_order(set(table2.index) | set(paper))
+    frame = pd.DataFrame({
+        "tomobench": [table2["Total"].get(c, 0) for c in classes],
+        "paper (model_9)": pd.array([paper.get(c) for c in classes], dtype="Int64"),
+    }, index=classes)
+    frame.index.name = "Class"
+    return frame
+
+
 def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
-    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta)."""
+    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta), with the
+    intervals of recall, precision and F1."""
     rows = {}
     for method, c in combined.items():
         loc = c["localization"]
-        row = {col: loc[key] for col, key in zip(LOCALIZATION_COLUMNS, _LOCALIZATION_KEYS,
-                                                 strict=True)}
+        intervals = c.get("intervals", {}).get("localization", {})
+        row = {}
+        for col, key in zip(LOCALIZATION_COLUMNS, _LOCALIZATION_KEYS, strict=True):
+            _with_interval(row, col, loc[key], intervals.get(key))
         czii = c.get("czii")
         row["CZII F-beta"] = czii["fbeta_micro"] if czii else math.nan
         rows[method] = row
@@ -114,19 +179,31 @@ def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
 
 def table_classes(combined: Mapping[str, dict]) -> list[str]:
     """Scored classes present in any evaluation, light to heavy, then fiducial."""
-    present = {name for c in combined.values() for name in c["per_class"] if name != "background"}
-    ordered = [name for name in SIZE_ORDER if name in present]
-    return ordered + sorted(present - set(ordered))
+    return _display_order({name for c in combined.values() for name in c["per_class"]
+                           if name != "background"})
 
 
 def class_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
-    """Table 4: per-class F1 (one-vs-rest of the confusion matrix), methods × classes."""
+    """Table 4: per-class F1 (one-vs-rest of the confusion matrix), methods × classes, each
+    with its interval columns."""
     classes = table_classes(combined)
-    rows = {method: {name: c["per_class"].get(name, {}).get("F1", math.nan) for name in classes}
-            for method, c in combined.items()}
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=classes)
+    rows = {}
+    for method, c in combined.items():
+        intervals = c.get("intervals", {}).get("per_class_f1", {})
+        row = {}
+        for name in classes:
+            _with_interval(row, name, c["per_class"].get(name, {}).get("F1", math.nan),
+                           intervals.get(name))
+        rows[method] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
     return frame
+
+
+def point_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` that are not interval bounds (``<metric>_lo``/``_hi``)."""
+    bounds = {f"{c}_{end}" for c in frame.columns for end in ("lo", "hi")}
+    return [c for c in frame.columns if c not in bounds]
 
 
 def size_group_table(weights_kda: Mapping[str, float]) -> pd.DataFrame:
@@ -142,14 +219,20 @@ def size_group_table(weights_kda: Mapping[str, float]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("Group")
 
 
-def size_group_f1_table(class_f1: pd.DataFrame) -> pd.DataFrame:
-    """Table 6: mean per-class F1 over each size group's classes present (the paper's average)."""
-    columns = {}
-    for group, members in SIZE_GROUPS.items():
-        present = [m for m in members if m in class_f1.columns]
-        columns[GROUP_TITLES[group]] = (class_f1[present].mean(axis=1) if present
-                                        else pd.Series(math.nan, index=class_f1.index))
-    frame = pd.DataFrame(columns)
+def size_group_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
+    """Table 6: mean per-class F1 over each size group's classes present (the paper's average),
+    with the bootstrap interval of that mean."""
+    class_f1 = class_f1_table(combined)
+    rows = {}
+    for method, c in combined.items():
+        intervals = c.get("intervals", {}).get("size_group_f1", {})
+        row = {}
+        for group, members in SIZE_GROUPS.items():
+            present = [m for m in members if m in class_f1.columns]
+            mean = class_f1.loc[method, present].astype(float).mean() if present else math.nan
+            _with_interval(row, GROUP_TITLES[group], mean, intervals.get(group))
+        rows[method] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
     return frame
 
@@ -223,7 +306,7 @@ COUNT_COLUMNS = frozenset({"RR", "N", "TP", "FP", "FN", "MH", "RO"})
 
 
 def _cell(value, column: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, (int, np.integer)) or (column in COUNT_COLUMNS
                                                 and isinstance(value, (float, np.floating))):
@@ -244,8 +327,27 @@ def _latex_escape(text: str) -> str:
     return text
 
 
+def _merge_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    """``<metric>`` with ``<metric>_lo``/``_hi`` → one text cell ``0.630 [0.570, 0.690]``."""
+    merged = frame[point_columns(frame)].astype(object)
+    for column in merged.columns:
+        if f"{column}_lo" not in frame.columns:
+            continue
+        cells = []
+        for value, low, high in zip(frame[column], frame[f"{column}_lo"], frame[f"{column}_hi"],
+                                    strict=True):
+            text = _cell(value, column)
+            if not (pd.isna(low) or pd.isna(high) or pd.isna(value)):
+                text += f" [{low:.3f}, {high:.3f}]"
+            cells.append(text)
+        merged[column] = cells
+    return merged
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
-    """GitHub Markdown table of ``frame`` (index as first column when named)."""
+    """GitHub Markdown table of ``frame`` (index as first column when named; intervals merged
+    into their metric's cell)."""
+    frame = _merge_intervals(frame)
     table = frame.reset_index() if frame.index.name else frame
     header = [str(c) for c in table.columns]
     lines = ["| " + " | ".join(header) + " |",
@@ -256,7 +358,9 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
-    """A booktabs LaTeX table of ``frame`` (index as first column when named)."""
+    """A booktabs LaTeX table of ``frame`` (index as first column when named; intervals merged
+    into their metric's cell)."""
+    frame = _merge_intervals(frame)
     table = frame.reset_index() if frame.index.name else frame
     spec = "l" + "r" * (len(table.columns) - 1)
     lines = [r"\begin{table}[ht]", r"\centering"]
