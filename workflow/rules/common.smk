@@ -115,6 +115,14 @@ def method_params(wildcards):
     return dict(METHODS[wildcards.method])
 
 
+def dog_calibration(wildcards):
+    """{"calibration": JSON} of a DoG method calibrated on the training tomograms, else {}."""
+    if METHODS[wildcards.method].get("calibration", "training") != "training":
+        return {}
+    path = f"results/{wildcards.name}/models/{wildcards.method}/dog_calibration.json"
+    return {"calibration": path}
+
+
 def structures_local_dir():
     """Local structure folder: $TOMOBENCH_STRUCTURES, else config structures.local_dir."""
     return os.environ.get("TOMOBENCH_STRUCTURES") or config["structures"]["local_dir"]

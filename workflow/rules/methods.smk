@@ -23,8 +23,40 @@ TM_MEM_MB = (
 )
 
 
+rule calibrate_dog:
+    input:
+        reconstructions=expand(
+            "results/{{name}}/data/model_{i}/reconstruction.mrc",
+            i=TRAINING_IDS + VALIDATION_IDS,
+        ),
+        locations=expand(
+            "results/{{name}}/data/model_{i}/particle_locations.txt",
+            i=TRAINING_IDS + VALIDATION_IDS,
+        ),
+        code=code("calibrate_dog.py"),
+    output:
+        "results/{name}/models/{method}/dog_calibration.json",
+    log:
+        "results/{name}/logs/calibrate_dog/{method}.log",
+    benchmark:
+        "results/{name}/benchmarks/calibrate_dog/{method}.tsv"
+    wildcard_constraints:
+        method=methods_regex("dog"),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        method=method_params,
+        classes=PROTEIN_CLASSES,
+    script:
+        "../scripts/calibrate_dog.py"
+
+
 rule pick_dog:
     input:
+        unpack(dog_calibration),
         code=code("pick_dog.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
     output:

@@ -14,7 +14,10 @@ INFERENCE_RULES = {
     "tm_f": ("match_templates", "pick_template_matching"),
     **{kind: ("pick_learning",) for kind in LEARNING_KINDS},
 }
-TRAINING_RULES = {kind: ("train_learning",) for kind in LEARNING_KINDS}
+TRAINING_RULES = {
+    **{kind: ("train_learning",) for kind in LEARNING_KINDS},
+    "dog": ("calibrate_dog",),
+}
 TABLES = {
     2: ("table2_particle_counts", "particles per class"),
     3: ("table3_localization", "localization"),
@@ -147,6 +150,14 @@ def _benchmark_files(rule_name, name, method):
     return sorted(set(expand(pattern, **{w: values[w] for w in wildcards})))
 
 
+def _runs(rule_name, params):
+    """Whether a method's configuration runs rule ``rule_name`` (DoG calibrates optionally)."""
+    return (
+        rule_name != "calibrate_dog"
+        or params.get("calibration", "training") == "training"
+    )
+
+
 def _stage_benchmarks(name, rules_by_kind, stage):
     files = {}
     for method, params in METHODS.items():
@@ -157,6 +168,7 @@ def _stage_benchmarks(name, rules_by_kind, stage):
         files[method] = [
             path
             for rule_name in rules_by_kind.get(params["kind"], ())
+            if _runs(rule_name, params)
             for path in _benchmark_files(rule_name, name, method)
         ]
     return files

@@ -3,26 +3,42 @@
 A Gaussian scale space ``G_k = G(σ_k) * V`` with ``σ_{k+1} = κ σ_k`` spans the particle radii;
 each level ``D_k = (G_{k+1} - G_k) / (κ - 1)`` approximates the scale-normalised Laplacian
 ``σ² ∇² G`` at ``σ ≈ σ_k √κ`` and peaks at the centre of a dark blob of radius ``√3 σ``.
-Each level is scored as a robust z-score (its median and 1.4826 × MAD); candidates are
-local maxima of the best z over levels that reach ``threshold_sigma``, at least
-``min_distance_fraction`` × the smallest
-class radius apart. Each candidate gets the class whose radius is closest (in log ratio) to
-``√3 σ`` of its best scale.
+Each level is scored as a robust z-score (its median and 1.4826 × MAD: the noise differs
+between scales); candidates are local maxima of the best z over levels that reach
+``threshold_sigma``, at least ``min_distance_fraction`` × the smallest class radius apart.
 
-Class radii default to ``VOLUME_RADII_NM``: the radius of the sphere with the volume of the
-paper's Table 1 (``(3V / 4π)^(1/3)``, volume of the density thresholded at 0.5).
+Classification by size. A candidate's *scale profile* is its z at every level; its features
+are the interpolated log scale of the best z and the log of that z. In a noisy, CTF-filtered
+tomogram the σ²-normalised response itself is dominated by noise at the smallest scale (the
+picker labelled nearly every particle 1S3X when it chose the scale by that response), so the
+scale is taken from the noise-normalised profile. How that scale relates to a class depends
+on the particle's shape, the CTF and the noise, so by default (``calibration: training``) the
+map is learned from the training tomograms: a Gaussian per class over the two features at the
+ground-truth particles (:class:`ScaleClassifier`), a candidate taking the most likely class.
+The gold fiducials' z (tens of σ) makes them a class of their own. ``calibration: radii``
+uses the geometric rule instead (the class whose radius is nearest ``√3 σ`` in log ratio).
+
+Class radii (the scale range, the pick distance and the ``radii`` rule) default to
+``VOLUME_RADII_NM``: the radius of the sphere with the volume of the paper's Table 1
+(``(3V / 4π)^(1/3)``, volume of the density thresholded at 0.5).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
 from tomobench.errors import InputError
-from tomobench.methods.peaks import greedy_peaks, non_overlapping, subvoxel_offsets
+from tomobench.methods.peaks import (
+    ball_offsets,
+    greedy_peaks,
+    non_overlapping,
+    subvoxel_offsets,
+)
 
 #: (3V/4π)^(1/3) in nm from the volumes of Table 1 of the SHREC 2021 paper.
 VOLUME_RADII_NM: dict[str, float] = {
@@ -40,17 +56,36 @@ DOG_DEFAULTS = {
     "min_distance_fraction": 1.0,
     "max_picks": None,
     "border_voxels": 2,
+    "calibration": "training",
 }
+CALIBRATIONS = ("training", "radii")
+#: Voxels around a training particle's listed centre searched for its DoG peak.
+CALIBRATION_SEARCH_RADIUS_VOXELS = 2.0
 
 
-def pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], params: dict
-         ) -> pd.DataFrame:
-    """``dog_pick`` with the parameters of a ``dog`` method entry (unknown keys: ``InputError``)."""
-    unknown = sorted(set(params) - set(DOG_DEFAULTS) - {"kind"})
+def dog_options(params: dict) -> dict:
+    """The parameters of a ``dog`` method entry over the defaults (unknown keys:
+    ``InputError``; ``kind`` and ``paper_name`` are not options)."""
+    given = {k: v for k, v in params.items() if k not in ("kind", "paper_name")}
+    unknown = sorted(set(given) - set(DOG_DEFAULTS))
     if unknown:
         raise InputError(f"methods.<DoG>: unknown keys {unknown}; known: {sorted(DOG_DEFAULTS)}")
-    options = {**DOG_DEFAULTS, **{k: v for k, v in params.items() if k != "kind"}}
-    return dog_pick(tomogram, voxel_size_nm, classes, **options)
+    options = {**DOG_DEFAULTS, **given}
+    if options["calibration"] not in CALIBRATIONS:
+        raise InputError(f"methods.<DoG>.calibration: must be one of {CALIBRATIONS}, got "
+                         f"{options['calibration']!r}")
+    return options
+
+
+def pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], params: dict,
+         classifier: ScaleClassifier | None = None) -> pd.DataFrame:
+    """``dog_pick`` with the parameters of a ``dog`` method entry; ``classifier`` (from
+    :func:`calibrate`) is required with ``calibration: training``."""
+    options = dog_options(params)
+    if options.pop("calibration") == "training" and classifier is None:
+        raise InputError("methods.<DoG>.calibration is 'training' but no scale calibration "
+                         "was given")
+    return dog_pick(tomogram, voxel_size_nm, classes, classifier=classifier, **options)
 
 
 def class_radii_nm(classes: list[str], radii_nm: dict[str, float] | None = None
@@ -71,14 +106,37 @@ def _robust_location_scale(volume: np.ndarray) -> tuple[float, float]:
     return median, (1.4826 * mad if mad > 0 else float(sample.std()) or 1.0)
 
 
+def scale_sigmas(radii_nm: np.ndarray, voxel_size_nm: float, ratio: float) -> np.ndarray:
+    """Increasing ``σ_k`` (voxels) whose levels span blobs of the given radii."""
+    sigma_low = radii_nm.min() / math.sqrt(3.0) / voxel_size_nm / math.sqrt(ratio)
+    sigma_high = radii_nm.max() / math.sqrt(3.0) / voxel_size_nm / math.sqrt(ratio)
+    octaves = math.log(sigma_high / sigma_low) / math.log(ratio)
+    levels = max(1, int(math.ceil(octaves - 1e-9)) + 1)
+    return sigma_low * ratio ** np.arange(levels)
+
+
+def _level_zscores(tomogram: np.ndarray, sigmas_voxels: np.ndarray, ratio: float,
+                   contrast: str):
+    """Yield the robust z-score map of every level ``D_k`` (float32 ``(z, y, x)``), in order."""
+    if contrast not in ("dark", "bright"):
+        raise InputError(f"methods.<DoG>.contrast must be 'dark' or 'bright', got {contrast!r}")
+    volume = np.asarray(tomogram, dtype=np.float32)
+    sign = 1.0 if contrast == "dark" else -1.0
+    previous = ndimage.gaussian_filter(volume, float(sigmas_voxels[0]), mode="reflect")
+    for k, sigma in enumerate(sigmas_voxels):
+        wider = ndimage.gaussian_filter(volume, float(sigma) * ratio, mode="reflect")
+        level = (wider - previous) * np.float32(sign / (ratio - 1.0))
+        median, scale = _robust_location_scale(level)
+        yield (level - median) / np.float32(scale)
+        if k + 1 < len(sigmas_voxels) and abs(sigmas_voxels[k + 1] - sigma * ratio) < 1e-6:
+            previous = wider
+        elif k + 1 < len(sigmas_voxels):
+            previous = ndimage.gaussian_filter(volume, float(sigmas_voxels[k + 1]), mode="reflect")
+
+
 def dog_scale_space(tomogram: np.ndarray, sigmas_voxels: np.ndarray, ratio: float,
                     contrast: str = "dark") -> tuple[np.ndarray, np.ndarray]:
-    """Detection map and best scale of a DoG scale space.
-
-    Each level's response is turned into a robust z-score (its own median and MAD: the noise
-    level differs between scales); the detection map is the best z over levels. The scale of a
-    voxel is the level with the largest *scale-normalised* response ``D_k``, which peaks at
-    ``σ = r / √3`` for a blob of radius ``r``.
+    """Detection map (best z over levels) and the level of that best z, per voxel.
 
     Parameters
     ----------
@@ -89,36 +147,153 @@ def dog_scale_space(tomogram: np.ndarray, sigmas_voxels: np.ndarray, ratio: floa
     -------
     zscore : float32 ``(z, y, x)``; scale_index : int8 ``(z, y, x)``.
     """
-    if contrast not in ("dark", "bright"):
-        raise InputError(f"methods.<DoG>.contrast must be 'dark' or 'bright', got {contrast!r}")
-    volume = np.asarray(tomogram, dtype=np.float32)
-    sign = 1.0 if contrast == "dark" else -1.0
-    best_z = np.full(volume.shape, -np.inf, dtype=np.float32)
-    best_response = np.full(volume.shape, -np.inf, dtype=np.float32)
-    best_index = np.zeros(volume.shape, dtype=np.int8)
-    previous = ndimage.gaussian_filter(volume, float(sigmas_voxels[0]), mode="reflect")
-    for k, sigma in enumerate(sigmas_voxels):
-        wider = ndimage.gaussian_filter(volume, float(sigma) * ratio, mode="reflect")
-        level = (wider - previous) * np.float32(sign / (ratio - 1.0))
-        median, scale = _robust_location_scale(level)
-        level_z = (level - median) / np.float32(scale)
-        better = level > best_response
-        best_response[better] = level[better]
+    best_z = np.full(np.shape(tomogram), -np.inf, dtype=np.float32)
+    best_index = np.zeros(np.shape(tomogram), dtype=np.int8)
+    for k, level_z in enumerate(_level_zscores(tomogram, sigmas_voxels, ratio, contrast)):
+        better = level_z > best_z
         best_index[better] = k
-        np.maximum(best_z, level_z, out=best_z)
-        if k + 1 < len(sigmas_voxels) and abs(sigmas_voxels[k + 1] - sigma * ratio) < 1e-6:
-            previous = wider
-        elif k + 1 < len(sigmas_voxels):
-            previous = ndimage.gaussian_filter(volume, float(sigmas_voxels[k + 1]), mode="reflect")
+        best_z[better] = level_z[better]
     return best_z, best_index
+
+
+def scale_profiles(tomogram: np.ndarray, sigmas_voxels: np.ndarray, ratio: float,
+                   contrast: str, points_zyx: np.ndarray) -> np.ndarray:
+    """The z of every level at integer voxels ``points_zyx`` ``(n, 3)``: ``(n, levels)``."""
+    index = tuple(np.asarray(points_zyx, dtype=np.intp).reshape(-1, 3).T)
+    return np.stack([level_z[index] for level_z in
+                     _level_zscores(tomogram, sigmas_voxels, ratio, contrast)], axis=1)
+
+
+def scale_features(profiles: np.ndarray, sigmas_voxels: np.ndarray, ratio: float) -> np.ndarray:
+    """``(n, 2)`` features of scale profiles ``(n, levels)``: the log effective σ of the best
+    level, refined by a parabola through it and its neighbours in log σ, and log(best z)."""
+    profiles = np.asarray(profiles, dtype=np.float64)
+    log_sigma = np.log(np.asarray(sigmas_voxels, dtype=np.float64) * math.sqrt(ratio))
+    best = np.argmax(profiles, axis=1)
+    rows = np.arange(len(profiles))
+    offset = np.zeros(len(profiles))
+    inner = (best > 0) & (best < profiles.shape[1] - 1)
+    left, centre, right = (profiles[rows[inner], best[inner] + d] for d in (-1, 0, 1))
+    curvature = left - 2 * centre + right
+    with np.errstate(invalid="ignore", divide="ignore"):
+        offset[inner] = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
+    step = math.log(ratio)
+    peak = profiles[rows, best]
+    return np.stack([log_sigma[best] + np.clip(offset, -0.5, 0.5) * step,
+                     np.log(np.maximum(peak, 1e-3))], axis=1)
+
+
+@dataclass
+class ScaleClassifier:
+    """A Gaussian per class over DoG scale features (:func:`scale_features`).
+
+    ``classes`` names, ``means`` ``(C, 2)``, ``covariances`` ``(C, 2, 2)``; a candidate takes
+    the class of highest likelihood (uniform prior: SHREC draws the classes uniformly).
+    ``sigmas_voxels`` and ``ratio`` fix the scale space the features come from.
+    """
+
+    classes: list[str]
+    means: np.ndarray
+    covariances: np.ndarray
+    sigmas_voxels: np.ndarray
+    ratio: float
+    counts: list[int]
+
+    #: Added to every covariance's diagonal (log units²): one class's spread never collapses.
+    REGULARISATION = 1e-3
+
+    @classmethod
+    def fit(cls, features: np.ndarray, labels: list[str], sigmas_voxels: np.ndarray,
+            ratio: float) -> ScaleClassifier:
+        """Per-class mean and covariance; classes with fewer than three examples use the
+        pooled covariance of all."""
+        features = np.asarray(features, dtype=np.float64)
+        labels = np.asarray(labels)
+        names = sorted(set(labels.tolist()))
+        if not names:
+            raise InputError("DoG calibration: no training particle was found by the scale space")
+        pooled = np.cov(features.T) if len(features) > 2 else np.eye(2) * 0.1
+        means, covariances, counts = [], [], []
+        for name in names:
+            members = features[labels == name]
+            means.append(members.mean(axis=0))
+            cov = np.cov(members.T) if len(members) >= 3 else pooled
+            covariances.append(np.asarray(cov) + cls.REGULARISATION * np.eye(2))
+            counts.append(int(len(members)))
+        return cls(names, np.array(means), np.array(covariances),
+                   np.asarray(sigmas_voxels, dtype=np.float64), float(ratio), counts)
+
+    def log_likelihoods(self, features: np.ndarray) -> np.ndarray:
+        """``(n, C)`` Gaussian log densities."""
+        features = np.asarray(features, dtype=np.float64).reshape(-1, 2)
+        out = np.empty((len(features), len(self.classes)))
+        for c, (mean, cov) in enumerate(zip(self.means, self.covariances, strict=True)):
+            diff = features - mean
+            solved = np.linalg.solve(cov, diff.T).T
+            out[:, c] = -0.5 * (np.sum(diff * solved, axis=1) + np.log(np.linalg.det(cov)))
+        return out
+
+    def predict(self, features: np.ndarray) -> list[str]:
+        return [self.classes[i] for i in np.argmax(self.log_likelihoods(features), axis=1)]
+
+    def to_json(self) -> dict:
+        return {"classes": self.classes, "means": self.means.tolist(),
+                "covariances": self.covariances.tolist(),
+                "sigmas_voxels": self.sigmas_voxels.tolist(), "ratio": self.ratio,
+                "counts": self.counts}
+
+    @classmethod
+    def from_json(cls, payload: dict) -> ScaleClassifier:
+        return cls(list(payload["classes"]), np.asarray(payload["means"], dtype=np.float64),
+                   np.asarray(payload["covariances"], dtype=np.float64),
+                   np.asarray(payload["sigmas_voxels"], dtype=np.float64),
+                   float(payload["ratio"]), list(payload["counts"]))
+
+
+def calibrate(tomograms: list[tuple[np.ndarray, pd.DataFrame]], voxel_size_nm: float,
+              classes: list[str], params: dict) -> ScaleClassifier:
+    """Learn the scale → class map from annotated tomograms.
+
+    ``tomograms`` are ``(volume (z, y, x), particle_locations frame)`` pairs; particles of
+    ``classes`` and fiducials are used (vesicles and other classes are not). Each particle
+    contributes the features of its strongest voxel within
+    ``CALIBRATION_SEARCH_RADIUS_VOXELS`` of its listed centre.
+    """
+    options = dog_options(params)
+    radii = class_radii_nm(classes, options["radii_nm"])
+    ratio = float(options["sigma_ratio"])
+    sigmas = scale_sigmas(np.array(list(radii.values())), voxel_size_nm, ratio)
+    offsets = ball_offsets(CALIBRATION_SEARCH_RADIUS_VOXELS)
+    features, labels = [], []
+    for volume, locations in tomograms:
+        used = locations[locations["class_name"].isin([*classes, "fiducial"])]
+        if used.empty:
+            continue
+        centres = used[["z", "y", "x"]].to_numpy(dtype=np.int64)
+        points = (centres[:, None, :] + offsets[None, :, :]).reshape(-1, 3)
+        points = np.clip(points, 0, np.array(volume.shape) - 1)
+        profiles = scale_profiles(volume, sigmas, ratio, options["contrast"], points)
+        profiles = profiles.reshape(len(centres), len(offsets), -1)
+        strongest = np.argmax(profiles.max(axis=2), axis=1)
+        chosen = profiles[np.arange(len(centres)), strongest]
+        features.append(scale_features(chosen, sigmas, ratio))
+        labels += used["class_name"].tolist()
+    if not features:
+        raise InputError("DoG calibration: the training tomograms hold no particle of "
+                         f"{classes}")
+    return ScaleClassifier.fit(np.concatenate(features), labels, sigmas, ratio)
 
 
 def dog_pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], *,
              radii_nm: dict[str, float] | None = None, sigma_ratio: float = 1.25,
              threshold_sigma: float = 8.0, contrast: str = "dark",
              min_distance_fraction: float = 1.0, max_picks: int | None = None,
-             border_voxels: int = 2) -> pd.DataFrame:
+             border_voxels: int = 2, classifier: ScaleClassifier | None = None
+             ) -> pd.DataFrame:
     """Pick and classify blobs in ``tomogram`` ``(z, y, x)``.
+
+    With a ``classifier`` (from :func:`calibrate` with the same radii and ratio) candidates take
+    its most likely class, else the class whose radius is nearest ``√3 σ`` of their best level.
 
     Returns
     -------
@@ -130,27 +305,37 @@ def dog_pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], *,
     if not sigma_ratio > 1:
         raise InputError(f"methods.<DoG>.sigma_ratio must be > 1, got {sigma_ratio}")
     radii = class_radii_nm(classes, radii_nm)
-    names = list(radii)
-    radius_values = np.array([radii[c] for c in names])
-    sigma_low = radius_values.min() / math.sqrt(3.0) / voxel_size_nm / math.sqrt(sigma_ratio)
-    sigma_high = radius_values.max() / math.sqrt(3.0) / voxel_size_nm / math.sqrt(sigma_ratio)
-    octaves = math.log(sigma_high / sigma_low) / math.log(sigma_ratio)
-    levels = max(1, int(math.ceil(octaves - 1e-9)) + 1)
-    sigmas = sigma_low * sigma_ratio ** np.arange(levels)
+    radius_values = np.array(list(radii.values()))
+    sigmas = scale_sigmas(radius_values, voxel_size_nm, sigma_ratio)
+    if classifier is not None and not (
+            len(classifier.sigmas_voxels) == len(sigmas)
+            and np.allclose(classifier.sigmas_voxels, sigmas)
+            and classifier.ratio == sigma_ratio):
+        raise InputError("DoG scale calibration was made with another scale space (classes, "
+                         "radii_nm or sigma_ratio changed): recalibrate")
     zscore, scale_index = dog_scale_space(tomogram, sigmas, sigma_ratio, contrast)
     min_distance = max(1.0, min_distance_fraction * radius_values.min() / voxel_size_nm)
     coords, values = greedy_peaks(zscore, min_distance, max_peaks=max_picks,
                                   threshold=threshold_sigma, border=border_voxels)
-    effective_sigma = sigmas[scale_index[tuple(coords.T)]] * math.sqrt(sigma_ratio)
-    blob_radius_nm = math.sqrt(3.0) * effective_sigma * voxel_size_nm
-    nearest = np.argmin(np.abs(np.log(blob_radius_nm[:, None] / radius_values[None, :])), axis=1)
-    # A blob's own scale sets its exclusion zone: weaker picks within the class radius of a
-    # stronger one are parts of the same (larger) particle.
-    keep = non_overlapping(coords, 0.5 * radius_values[nearest] / voxel_size_nm)
-    coords, values, nearest = coords[keep], values[keep], nearest[keep]
+    if classifier is not None:
+        features = scale_features(
+            scale_profiles(tomogram, sigmas, sigma_ratio, contrast, coords), sigmas, sigma_ratio)
+        names = classifier.predict(features) if len(coords) else []
+    else:
+        effective_sigma = sigmas[scale_index[tuple(coords.T)]] * math.sqrt(sigma_ratio)
+        blob_radius_nm = math.sqrt(3.0) * effective_sigma * voxel_size_nm
+        nearest = np.argmin(np.abs(np.log(blob_radius_nm[:, None] / radius_values[None, :])),
+                            axis=1)
+        names = [list(radii)[i] for i in nearest]
+    # A blob's own size sets its exclusion zone: weaker picks within half the class radius of
+    # a stronger one are parts of the same (larger) particle.
+    own_radius_nm = np.array([radii.get(n, radius_values.min()) for n in names])
+    keep = non_overlapping(coords, 0.5 * own_radius_nm / voxel_size_nm)
+    coords, values = coords[keep], values[keep]
+    names = [n for n, k in zip(names, keep, strict=True) if k]
     refined = coords + subvoxel_offsets(zscore, coords)
     return pd.DataFrame({
-        "class_name": [names[i] for i in nearest],
+        "class_name": names,
         "x": refined[:, 2], "y": refined[:, 1], "z": refined[:, 0],
         "score": values.astype(np.float64),
     }, columns=["class_name", "x", "y", "z", "score"])

@@ -1,0 +1,23 @@
+"""Learn a DoG method's scale -> class map on the training tomograms (rule calibrate_dog)."""
+
+from tomobench.errors import InputError
+from tomobench.methods.dog import calibrate
+from tomobench.mrc import read_mrc
+from tomobench.particles import read_particle_locations
+from tomobench.workflow_support import script_logger, write_json
+
+log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
+inputs, params = snakemake.input, snakemake.params  # noqa: F821
+tomograms, voxel_sizes_nm = [], []
+for volume_path, locations_path in zip(inputs.reconstructions, inputs.locations, strict=True):
+    volume, voxel_size_nm = read_mrc(volume_path)
+    voxel_sizes_nm.append(voxel_size_nm)
+    tomograms.append((volume, read_particle_locations(locations_path)))
+    log.info("loaded %s %s at %.4g nm", volume_path, volume.shape, voxel_size_nm)
+if max(voxel_sizes_nm) - min(voxel_sizes_nm) > 1e-6 * max(voxel_sizes_nm):
+    raise InputError(f"{inputs.reconstructions}: voxel sizes differ ({voxel_sizes_nm} nm)")
+classifier = calibrate(tomograms, voxel_size_nm, list(params.classes), dict(params.method))
+for name, count, mean in zip(classifier.classes, classifier.counts, classifier.means,
+                             strict=True):
+    log.info("%-8s %4d particles: log sigma %.3f, log z %.3f", name, count, *mean)
+write_json(snakemake.output[0], classifier.to_json())  # noqa: F821
