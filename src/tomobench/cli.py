@@ -1,7 +1,7 @@
-"""``tomobench`` command line: score picks as SHREC 2021 did, export picks as STAR files.
+"""``tomobench`` command line: score picks as SHREC 2021 did; exchange formats.
 
     tomobench evaluate --truth model_9/ --picks picks.txt --out results/
-    tomobench export-star --picks picks.txt --out picks.star --voxel-size-nm 1.0
+    tomobench export-star --picks picks.txt --data model_9/ --out picks.star
 
 Bad input prints one error line and exits with status 2.
 """
@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tomobench import __version__
 from tomobench.errors import InputError
 
 _EVALUATE_HELP = """\
@@ -72,7 +73,9 @@ def _positive(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tomobench", description="Score particle picks as SHREC 2021 did "
-                     "(plus the CZII metric) and export picks as STAR files.")
+                     "(plus the CZII metric) and exchange them with RELION, copick and the "
+                     "CryoET Data Portal.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
     evaluate = commands.add_parser(
@@ -110,21 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="skip the confusion-matrix PNGs")
     evaluate.set_defaults(run=run_evaluate)
 
-    export = commands.add_parser(
-        "export-star", help="write picks as a RELION/Warp STAR file",
-        description="Convert a submission ('<class> <x> <y> <z> [score]') into a STAR file with "
-                    "rlnCoordinateX/Y/Z in voxels, rlnClassNumber (SHREC class id), "
-                    "rlnMicrographName/rlnTomoName and rlnAutopickFigureOfMerit (scores). With "
-                    "--voxel-size-nm an optics block (rlnImagePixelSize, Å) is added.")
-    export.add_argument("--picks", required=True, type=Path, metavar="FILE",
-                        help="submission text file")
-    export.add_argument("--out", required=True, type=Path, metavar="FILE",
-                        help="STAR file to write")
-    export.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
-                        help="tomogram voxel size; adds the optics block")
-    export.add_argument("--tomogram-name", metavar="NAME",
-                        help="rlnTomoName/rlnMicrographName (default: the picks file stem)")
-    export.set_defaults(run=run_export_star)
+    _add_export_commands(commands)
     return parser
 
 
@@ -184,14 +173,82 @@ def run_evaluate(args) -> None:
     write_text_atomic(args.out / "summary.csv", summary)
 
 
-def run_export_star(args) -> None:
-    from tomobench.evaluation.star import write_star
-    from tomobench.particles import read_picks
+def _add_export_commands(commands) -> None:
+    """The exchange-format subcommands (export-star, export-copick, export-portal)."""
+    export = commands.add_parser(
+        "export-star", help="write picks or a ground truth as a RELION 5 (or 4) STAR file",
+        description=_EXPORT_STAR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("--picks", required=True, type=Path, metavar="FILE",
+                        help="submission text file, or a particle_locations.txt")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE",
+                        help="STAR file to write")
+    export.add_argument("--data", type=Path, metavar="DIR",
+                        help="the tomogram's folder (reconstruction.mrc [+ "
+                             "acquisition_parameters.json]): shape, voxel size, acquisition")
+    export.add_argument("--relion", type=int, choices=(4, 5), default=5,
+                        help="5 (default): centred coordinates in Å; 4: unbinned pixels")
+    export.add_argument("--ground-truth", action="store_true",
+                        help="the file is a particle_locations.txt (default: when so named)")
+    export.add_argument("--tomogram-name", metavar="NAME",
+                        help="rlnTomoName (default: the --data folder name, else the picks "
+                             "file's folder for particle_locations.txt, else its stem)")
+    export.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
+                        help="tomogram voxel size (default: the reconstruction header)")
+    export.add_argument("--volume-shape", type=int, nargs=3, metavar=("Z", "Y", "X"),
+                        help="tomogram shape in voxels (default: the reconstruction header)")
+    export.add_argument("--binning", type=_positive, metavar="B",
+                        help="tilt-series pixels per voxel (default: from "
+                             "acquisition_parameters.json, else 1)")
+    export.add_argument("--amplitude-contrast", type=_positive, default=0.07, metavar="F",
+                        help="rlnAmplitudeContrast of the optics group (default 0.07)")
+    export.set_defaults(run=run_export_star)
 
-    picks = read_picks(args.picks)
-    write_star(args.out, picks, tomogram_name=args.tomogram_name or args.picks.stem,
-               voxel_size_nm=args.voxel_size_nm)
-    print(f"wrote {len(picks)} particles to {args.out}")
+
+_EXPORT_STAR_HELP = """\
+Convert a submission ('<class> <x> <y> <z> [score]') or a ground truth (particle_locations.txt,
+'<class> <x> <y> <z> <a1> <a2> <a3>') into a RELION particle STAR file:
+
+  RELION 5  rlnCenteredCoordinate{X,Y,Z}Angst = (x - n/2) * voxel size (Å from the centre)
+  RELION 4  rlnCoordinate{X,Y,Z} = x * binning (unbinned tilt-series pixels)
+
+plus rlnTomoName, rlnClassNumber (SHREC class id), rlnTomoParticleName and rlnOpticsGroup; a
+ground truth adds rlnAngleRot/Tilt/Psi (ZYZ, converted from the SHREC angles; nan for vesicles
+and fiducials), picks with scores add rlnAutopickFigureOfMerit. The optics block carries
+voltage, Cs, amplitude contrast and rlnTomoTiltSeriesPixelSize. Coordinates in the input are
+0-based voxels of the reconstruction, x fastest.
+"""
+
+
+def run_export_star(args) -> None:
+    from dataclasses import replace
+
+    from tomobench.formats.relion import (
+        TomogramGeometry,
+        geometry_from_folder,
+        write_particle_star,
+    )
+    from tomobench.particles import read_particle_locations, read_picks
+
+    truth = args.ground_truth or args.picks.name == "particle_locations.txt"
+    particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
+    name = args.tomogram_name or (args.data.name if args.data else
+                                  args.picks.resolve().parent.name if truth else args.picks.stem)
+    if args.data:
+        geometry = geometry_from_folder(args.data, name=name,
+                                        amplitude_contrast=args.amplitude_contrast)
+    elif args.volume_shape and args.voxel_size_nm:
+        geometry = TomogramGeometry(name=name, shape_zyx=tuple(args.volume_shape),
+                                    voxel_size_nm=args.voxel_size_nm,
+                                    amplitude_contrast=args.amplitude_contrast)
+    else:
+        raise InputError("give --data (the tomogram folder) or both --voxel-size-nm and "
+                         "--volume-shape")
+    overrides = {"voxel_size_nm": args.voxel_size_nm, "binning": args.binning,
+                 "shape_zyx": tuple(args.volume_shape) if args.volume_shape else None}
+    geometry = replace(geometry, **{k: v for k, v in overrides.items() if v is not None})
+    write_particle_star(args.out, particles, geometry, relion_version=args.relion)
+    print(f"wrote {len(particles)} {'ground-truth particles' if truth else 'picks'} of "
+          f"{name} to {args.out} (RELION {args.relion})")
 
 
 def main(argv: list[str] | None = None) -> int:

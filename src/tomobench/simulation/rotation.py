@@ -95,7 +95,7 @@ class Rotator:
         ]
 
     def rotate(self, angles_deg) -> np.ndarray:
-        """The potential rotated by Euler angles (degrees, :mod:`tomobench.orientation`), complex64 of the input shape."""
+        """The potential rotated by Euler angles (degrees, tomobench.orientation), complex64."""
         inverse_zyx = rotation_matrix_xyz(angles_deg).T[::-1, ::-1]
         source = np.empty_like(self._offsets)
         for axis in range(3):
