@@ -9,9 +9,15 @@ import starfile
 
 from tomobench.cli import main
 from tomobench.errors import InputError
+from tomobench.formats.portal import annotation_lines, check_line, read_annotation
 from tomobench.formats.relion import TomogramGeometry, write_particle_star
 from tomobench.mrc import write_mrc
-from tomobench.orientation import relion_angles_deg, rotation_matrix_xyz
+from tomobench.orientation import (
+    euler_deg_from_rotation,
+    relion_angles_deg,
+    rotation_from_relion_deg,
+    rotation_matrix_xyz,
+)
 
 GEOMETRY = TomogramGeometry(name="model_2", shape_zyx=(40, 64, 64), voxel_size_nm=1.0,
                             binning=2.0, voltage_kv=300.0, spherical_aberration_mm=2.7)
@@ -109,3 +115,46 @@ def test_export_star_command_reads_the_tomogram_folder(tmp_path):
     assert particles.loc[0, "rlnCoordinateZ"] == 60.0
     assert particles.loc[0, "rlnAutopickFigureOfMerit"] == 0.5
     assert main(["export-star", "--picks", str(picks), "--out", str(out)]) == 2
+
+
+def test_portal_matrix_matches_the_portals_relion_conversion():
+    # The portal's ingestion turns RELION (rot, tilt, psi) = (90, 45, 180) into this matrix.
+    portal = [[0.0, -0.7071067811865475, 0.7071067811865475], [1.0, 0.0, 0.0],
+              [0.0, 0.7071067811865475, 0.7071067811865475]]
+    assert np.allclose(rotation_from_relion_deg((90, 45, 180)).as_matrix(), portal)
+    angles = euler_deg_from_rotation(rotation_from_relion_deg((90, 45, 180)))[0]
+    assert np.allclose(annotation_lines(pd.DataFrame(
+        {"x": [1.0], "y": [2.0], "z": [3.0], "a1": [angles[0]], "a2": [angles[1]],
+         "a3": [angles[2]]}))[0]["xyz_rotation_matrix"], portal)
+
+
+def test_export_portal_writes_checked_points_and_oriented_points(tmp_path):
+    folder = _tomogram_folder(tmp_path)
+    out = tmp_path / "portal"
+    assert main(["export-portal", "--picks", str(folder / "particle_locations.txt"),
+                 "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["1BXN_orientedpoint.ndjson",
+                                                     "fiducial_point.ndjson"]
+    xyz, matrices = read_annotation(out / "1BXN_orientedpoint.ndjson")
+    assert xyz.tolist() == [[10.0, 20.0, 30.0]]
+    assert np.allclose(matrices[0], rotation_matrix_xyz((0, 90, 0)))
+    xyz, matrices = read_annotation(out / "fiducial_point.ndjson")
+    assert xyz.tolist() == [[33.0, 1.0, 0.0]] and matrices is None
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"type": "point"}, "location"),
+    ({"type": "orientedPoint", "location": {"x": 1, "y": 2, "z": 3}}, "xyz_rotation_matrix"),
+    ({"type": "point", "location": {"x": 1, "y": 2, "z": "3"}}, "not of type"),
+    ({"type": "orientedPoint", "location": {"x": 1, "y": 2, "z": 3},
+      "xyz_rotation_matrix": [[1, 0, 0], [0, 1, 0], [0, 0, -1]]}, "not a rotation"),
+    ({"type": "point", "location": {"x": 1, "y": 2, "z": 3},
+      "xyz_rotation_matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}, "should not be valid"),
+])
+def test_portal_lines_are_schema_checked(tmp_path, line, message):
+    with pytest.raises(InputError, match=message):
+        check_line(line, "x.ndjson:1")
+    path = tmp_path / "bad.ndjson"
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(InputError, match="bad.ndjson:1"):
+        read_annotation(path)

@@ -203,6 +203,19 @@ def _add_export_commands(commands) -> None:
                         help="rlnAmplitudeContrast of the optics group (default 0.07)")
     export.set_defaults(run=run_export_star)
 
+    portal = commands.add_parser(
+        "export-portal", help="write picks or a ground truth as CryoET Data Portal ndjson",
+        description="One '<class>_point.ndjson' or '<class>_orientedpoint.ndjson' per class "
+                    "(locations in voxels of the tomogram, x fastest; oriented points carry "
+                    "xyz_rotation_matrix from the SHREC angles). Every line is schema-checked.")
+    portal.add_argument("--picks", required=True, type=Path, metavar="FILE",
+                        help="submission text file, or a particle_locations.txt")
+    portal.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="output folder (created)")
+    portal.add_argument("--ground-truth", action="store_true",
+                        help="the file is a particle_locations.txt (default: when so named)")
+    portal.set_defaults(run=run_export_portal)
+
 
 _EXPORT_STAR_HELP = """\
 Convert a submission ('<class> <x> <y> <z> [score]') or a ground truth (particle_locations.txt,
@@ -249,6 +262,16 @@ def run_export_star(args) -> None:
     write_particle_star(args.out, particles, geometry, relion_version=args.relion)
     print(f"wrote {len(particles)} {'ground-truth particles' if truth else 'picks'} of "
           f"{name} to {args.out} (RELION {args.relion})")
+
+
+def run_export_portal(args) -> None:
+    from tomobench.formats.portal import write_annotations
+    from tomobench.particles import read_particle_locations, read_picks
+
+    truth = args.ground_truth or args.picks.name == "particle_locations.txt"
+    particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
+    for path in write_annotations(args.out, particles):
+        print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
