@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="gold fiducial radius for the CZII metric (default 3.5)")
     evaluate.add_argument("--no-plots", action="store_true",
                           help="skip the confusion-matrix PNGs")
+    _add_copick_evaluate_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
     _add_export_commands(commands)
@@ -128,23 +129,39 @@ def _submissions(picks: Path) -> list[tuple[str, Path]]:
     return [(picks.stem, picks)]
 
 
-def run_evaluate(args) -> None:
-    import pandas as pd
-
-    from tomobench.atomic import write_text_atomic
+def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
+    """Write one submission's JSON, text report, confusion CSV (and PNG); return its summary row."""
     from tomobench.evaluation.confusion import (
         confusion_frame,
         save_confusion_figure,
         write_confusion_csv,
     )
-    from tomobench.evaluation.shrec import (
-        evaluate_submission,
-        json_ready,
-        load_ground_truth_folder,
-        write_text_report,
-    )
+    from tomobench.evaluation.shrec import json_ready, write_text_report
     from tomobench.workflow_support import write_json
 
+    write_json(args.out / f"{name}.json", json_ready(result))
+    write_text_report(args.out / f"{name}.txt", result, title=title)
+    frame = confusion_frame(result["classification"])
+    write_confusion_csv(args.out / f"{name}_confusion.csv", frame)
+    if not args.no_plots:
+        save_confusion_figure(args.out / f"{name}_confusion.png", frame, title=name)
+    loc = result["localization"]
+    print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
+          f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
+    for warning in result["warnings"]:
+        print(f"  warning: {warning}")
+    return {"submission": name, **{k: loc[k] for k in (
+        "RR", "N", "TP", "FP", "FN", "MH", "RO", "AD", "recall", "precision", "miss_rate",
+        "F1")}, "czii_fbeta_micro": result["czii"]["fbeta_micro"]}
+
+
+def run_evaluate(args) -> None:
+    from tomobench.evaluation.shrec import evaluate_submission, load_ground_truth_folder
+    from tomobench.formats.copick_project import is_copick_config
+
+    if is_copick_config(args.truth):
+        run_evaluate_copick(args)
+        return
     submissions = _submissions(args.picks)
     truth = load_ground_truth_folder(
         args.truth, slab_offset=args.slab_offset,
@@ -155,22 +172,70 @@ def run_evaluate(args) -> None:
         result = evaluate_submission(
             truth, path, mode=args.mode, czii_radius_fraction=args.czii_radius_fraction,
             czii_beta=args.czii_beta, fiducial_radius_nm=args.fiducial_radius_nm)
-        write_json(args.out / f"{name}.json", json_ready(result))
-        write_text_report(args.out / f"{name}.txt", result, title=str(path))
-        frame = confusion_frame(result["classification"])
-        write_confusion_csv(args.out / f"{name}_confusion.csv", frame)
-        if not args.no_plots:
-            save_confusion_figure(args.out / f"{name}_confusion.png", frame, title=name)
-        loc = result["localization"]
-        rows.append({"submission": name, **{k: loc[k] for k in (
-            "RR", "N", "TP", "FP", "FN", "MH", "RO", "AD", "recall", "precision", "miss_rate",
-            "F1")}, "czii_fbeta_micro": result["czii"]["fbeta_micro"]})
-        print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
-              f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
-        for warning in result["warnings"]:
-            print(f"  warning: {warning}")
+        rows.append(_write_evaluation(args, name, result, title=str(path)))
+    _write_summary(args.out, rows)
+
+
+def _write_summary(out: Path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    from tomobench.atomic import write_text_atomic
+
     summary = pd.DataFrame(rows).to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    write_text_atomic(args.out / "summary.csv", summary)
+    write_text_atomic(out / "summary.csv", summary)
+
+
+def _add_copick_evaluate_options(evaluate) -> None:
+    """Options of ``evaluate`` on a copick project (--truth/--picks given as its JSON config)."""
+    group = evaluate.add_argument_group(
+        "copick projects", "--truth and --picks may be copick configuration files (.json, the "
+        "same or two projects): every run with ground-truth points is scored, coordinates in "
+        "voxels of --voxel-size-nm (default: the run's only voxel spacing). Needs the copick "
+        "library (pip install 'tomobench[formats]').")
+    group.add_argument("--truth-user", default="ground-truth", metavar="USER",
+                       help="copick user id of the ground truth (default ground-truth, as "
+                            "export-copick writes; the CZII challenge data use curation)")
+    group.add_argument("--truth-session", metavar="SESSION",
+                       help="copick session id of the ground truth (default: any)")
+    group.add_argument("--picks-user", metavar="USER", help="copick user id of the picks")
+    group.add_argument("--picks-session", metavar="SESSION",
+                       help="copick session id of the picks (default: any)")
+    group.add_argument("--runs", nargs="+", metavar="RUN",
+                       help="copick runs to score (default: every run with points of the "
+                            "picks user)")
+    group.add_argument("--tomo-type", metavar="TYPE",
+                       help="tomogram type whose shape bounds the picks (default: any)")
+
+
+def run_evaluate_copick(args) -> None:
+    """``evaluate`` on copick projects: one result per run, named after the run."""
+    from tomobench.evaluation.shrec import evaluate_picks
+    from tomobench.formats import copick_project
+
+    if not args.picks_user:
+        raise InputError("--picks-user: give the copick user id of the picks to score")
+    truth_root = copick_project.open_project(args.truth)
+    picks_root = (truth_root if args.picks.resolve() == args.truth.resolve()
+                  else copick_project.open_project(args.picks))
+    spacing_A = args.voxel_size_nm * 10.0 if args.voxel_size_nm else None
+    rows = []
+    runs = args.runs or copick_project.run_names(picks_root, args.picks_user,
+                                                 args.picks_session)
+    if not runs:
+        raise InputError(f"{args.picks}: no copick run has points of user {args.picks_user!r}")
+    for run in runs:
+        truth = copick_project.load_ground_truth(
+            truth_root, run, user_id=args.truth_user, session_id=args.truth_session,
+            voxel_size_A=spacing_A, tomo_type=args.tomo_type, config_path=str(args.truth))
+        picks = copick_project.load_picks(picks_root, run, args.picks_user, args.picks_session,
+                                          truth.voxel_size_nm * 10.0)
+        source = f"{args.picks} run {run} user {args.picks_user}"
+        result = evaluate_picks(truth, picks, source=source, mode=args.mode,
+                                czii_radius_fraction=args.czii_radius_fraction,
+                                czii_beta=args.czii_beta,
+                                fiducial_radius_nm=args.fiducial_radius_nm)
+        rows.append(_write_evaluation(args, run, result, title=source))
+    _write_summary(args.out, rows)
 
 
 def _add_export_commands(commands) -> None:
@@ -202,6 +267,24 @@ def _add_export_commands(commands) -> None:
     export.add_argument("--amplitude-contrast", type=_positive, default=0.07, metavar="F",
                         help="rlnAmplitudeContrast of the optics group (default 0.07)")
     export.set_defaults(run=run_export_star)
+
+    copick = commands.add_parser(
+        "export-copick", help="write tomobench tomograms, ground truth and picks as a copick "
+                              "project",
+        description="Write the tomograms of a tomobench run (results/<name>) as a copick "
+                    "project: pickable objects from the SHREC class table, reconstructions as "
+                    "OME-Zarr multiscale tomograms, the ground truth (user ground-truth) and "
+                    "every method's picks (user = method name) as copick points with "
+                    "orientations where known, class and occupancy masks as segmentations. "
+                    "Needs the copick library (pip install 'tomobench[formats]').")
+    copick.add_argument("--results", required=True, type=Path, metavar="DIR",
+                        help="a tomobench run folder (results/<name>, with data/ and picks/)")
+    copick.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="project folder to write: copick_config.json and overlay/ "
+                             "(replaced if it exists)")
+    copick.add_argument("--tomograms", nargs="+", metavar="NAME",
+                        help="tomogram folders to export (default: all of data/)")
+    copick.set_defaults(run=run_export_copick)
 
     portal = commands.add_parser(
         "export-portal", help="write picks or a ground truth as CryoET Data Portal ndjson",
@@ -262,6 +345,13 @@ def run_export_star(args) -> None:
     write_particle_star(args.out, particles, geometry, relion_version=args.relion)
     print(f"wrote {len(particles)} {'ground-truth particles' if truth else 'picks'} of "
           f"{name} to {args.out} (RELION {args.relion})")
+
+
+def run_export_copick(args) -> None:
+    from tomobench.formats.copick_project import export_run_folder
+
+    config = export_run_folder(args.results, args.out, tomograms=args.tomograms)
+    print(f"wrote copick project {config}")
 
 
 def run_export_portal(args) -> None:
