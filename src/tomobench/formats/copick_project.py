@@ -175,12 +175,8 @@ def run_folder_radii_nm(results: str | os.PathLike) -> dict[str, float]:
 def export_run_folder(results: str | os.PathLike, out: str | os.PathLike, *,
                       tomograms=None) -> Path:
     """Export a tomobench run folder (``data/<tomogram>``, ``picks/<method>/<tomogram>.txt``)
-    as the copick project ``out/copick_config.json`` + ``out/overlay``, atomically."""
-    import json
-    import shutil
-    import tempfile
-
-    results, out = Path(results), Path(out)
+    as the copick project ``out/copick_config.json`` + ``out/overlay`` (:func:`write_project`)."""
+    results = Path(results)
     data = results / "data"
     names = tomograms or sorted(p.name for p in data.glob("*") if p.is_dir())
     folders = [data / name for name in names]
@@ -191,10 +187,22 @@ def export_run_folder(results: str | os.PathLike, out: str | os.PathLike, *,
     picks = {}
     for method in sorted(p for p in (results / "picks").glob("*") if p.is_dir()):
         picks[method.name] = {f.stem: f for f in method.glob("*.txt") if f.stem in names}
+    return write_project(out, folders, picks, run_folder_radii_nm(results))
+
+
+def write_project(out: str | os.PathLike, folders, picks_by_method,
+                  radii_nm: Mapping[str, float]) -> Path:
+    """:func:`export_tomograms` into ``out`` (``copick_config.json`` + ``overlay``), atomically:
+    built beside it and renamed, replacing an earlier project only when complete."""
+    import json
+    import shutil
+    import tempfile
+
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        export_tomograms(staging / CONFIG_NAME, folders, picks, run_folder_radii_nm(results))
+        export_tomograms(staging / CONFIG_NAME, folders, picks_by_method, radii_nm)
         config = json.loads((staging / CONFIG_NAME).read_text())
         config["overlay_root"] = "local://" + str((out / "overlay").resolve())
         (staging / CONFIG_NAME).write_text(json.dumps(config, indent=4) + "\n")
