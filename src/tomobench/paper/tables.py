@@ -2,7 +2,8 @@
 
 Several test tomograms are combined by summing counts (RR, N, TP, FP, FN, MH, RO, the confusion
 matrices, the CZII counts) and recomputing the ratios; AD is the TP-weighted mean.
-Tables are written as CSV (full precision), Markdown and LaTeX (3 decimals, "–" for missing).
+Tables are written as CSV (full precision), Markdown, LaTeX and HTML (3 decimals, "–" for
+missing).
 """
 
 from __future__ import annotations
@@ -272,8 +273,43 @@ def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+_HTML_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1em;
+       color: #1f2933; }
+table { border-collapse: collapse; font-size: 14px; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.6em; }
+th, td { padding: 0.3em 0.75em; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
+th { background: #f0f2f5; position: sticky; top: 0; }
+td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.text, th.text { text-align: left; }
+tbody tr:hover { background: #f7f9fb; }
+"""
+
+
+def to_html(frame: pd.DataFrame, *, caption: str = "") -> str:
+    """A standalone HTML page with ``frame`` as a table (cells as in Markdown; numbers right-
+    aligned), for the Snakemake report, which shows HTML files inline."""
+    from html import escape
+
+    table = frame.reset_index() if frame.index.name else frame
+    kinds = ["number" if pd.api.types.is_numeric_dtype(table[c]) else "text"
+             for c in table.columns]
+    header = "".join(f'<th class="{k}">{escape(str(c))}</th>'
+                     for c, k in zip(table.columns, kinds, strict=True))
+    rows = []
+    for row in table.itertuples(index=False):
+        cells = _cells(row, table.columns) if len(table.columns) else []
+        rows.append("<tr>" + "".join(f'<td class="{k}">{escape(v)}</td>'
+                                     for v, k in zip(cells, kinds, strict=True)) + "</tr>")
+    title = escape(caption)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{title}</title>\n<style>{_HTML_STYLE}</style>\n</head>\n<body>\n"
+            f"<table>\n<caption>{title}</caption>\n<thead><tr>{header}</tr></thead>\n"
+            f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n</body>\n</html>\n")
+
+
 def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: str = "") -> None:
-    """Write ``frame`` as ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` beside ``csv_path``."""
+    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.tex`` and ``.html`` beside ``csv_path``."""
     from tomobench.atomic import write_text_atomic
 
     csv_path = Path(csv_path)
@@ -284,3 +320,4 @@ def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: st
     write_text_atomic(stem.with_suffix(".md"), to_markdown(frame))
     write_text_atomic(stem.with_suffix(".tex"),
                        to_latex(frame, caption=caption, label=f"tab:{stem.name}"))
+    write_text_atomic(stem.with_suffix(".html"), to_html(frame, caption=caption))
