@@ -60,10 +60,13 @@ def test_export_reopens_in_copick_with_identical_coordinates(results, tmp_path):
     run = root.get_run("model_0")
     assert [vs.voxel_size for vs in run.voxel_spacings] == [8.0]
     (tomogram,) = run.get_voxel_spacing(8.0).get_tomograms("wbp")
+    from tomobench.formats.copick_project import load_tomogram
     from tomobench.mrc import read_mrc
 
     volume, _ = read_mrc(results / "data" / "model_0" / "reconstruction.mrc")
     assert np.array_equal(tomogram.numpy(), volume)
+    loaded, voxel_size_nm = load_tomogram(root, "model_0", 8.0, "wbp")  # the pickers' input
+    assert np.array_equal(loaded, volume) and voxel_size_nm == pytest.approx(0.8)
     multiscales = json.loads((out / "overlay" / "ExperimentRuns" / "model_0" / "VoxelSpacing8.000"
                               / "wbp.zarr" / ".zattrs").read_text())["multiscales"][0]
     scales = [d["coordinateTransformations"][0]["scale"] for d in multiscales["datasets"]]

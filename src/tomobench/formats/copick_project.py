@@ -291,9 +291,7 @@ def load_picks(root, run_name: str, user_id: str, session_id: str | None,
         ["class_name", "x", "y", "z", "score"]]
 
 
-def _volume_shape(run, voxel_size_A: float, tomo_type: str | None) -> tuple[int, int, int]:
-    import zarr
-
+def _tomogram(run, voxel_size_A: float, tomo_type: str | None):
     spacing = run.get_voxel_spacing(voxel_size_A)
     tomograms = [] if spacing is None else spacing.tomograms
     if tomo_type:
@@ -301,8 +299,23 @@ def _volume_shape(run, voxel_size_A: float, tomo_type: str | None) -> tuple[int,
     if not tomograms:
         raise InputError(f"copick run {run.name!r}: no tomogram"
                          + (f" of type {tomo_type!r}" if tomo_type else "")
-                         + f" at {voxel_size_A:g} Å (the evaluation volume)")
-    return tuple(int(n) for n in zarr.open(tomograms[0].zarr())["0"].shape)
+                         + f" at {voxel_size_A:g} Å")
+    return tomograms[0]
+
+
+def _volume_shape(run, voxel_size_A: float, tomo_type: str | None) -> tuple[int, int, int]:
+    import zarr
+
+    tomogram = _tomogram(run, voxel_size_A, tomo_type)
+    return tuple(int(n) for n in zarr.open(tomogram.zarr())["0"].shape)
+
+
+def load_tomogram(root, run_name: str, voxel_size_A: float,
+                  tomo_type: str | None = None) -> tuple[np.ndarray, float]:
+    """A run's tomogram (full-resolution level of the OME-Zarr pyramid) as the pickers take it:
+    float32 ``(z, y, x)`` and its voxel size in nm."""
+    tomogram = _tomogram(_run(root, run_name), voxel_size_A, tomo_type)
+    return tomogram.numpy().astype(np.float32, copy=False), voxel_size_A / 10.0
 
 
 def _ball_occupancy(centres_zyx: np.ndarray, radii_vox: np.ndarray, shape) -> np.ndarray:
