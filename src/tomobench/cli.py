@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=_EVALUATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("--truth", required=True, type=Path, metavar="DIR",
                           help="ground-truth folder with particle_locations.txt and "
-                               "occupancy_mask.mrc")
+                               "occupancy_mask.mrc, or a copick configuration (.json)")
     evaluate.add_argument("--picks", required=True, type=Path, metavar="FILE|DIR",
                           help="a submission .txt, or a folder searched recursively for *.txt")
     evaluate.add_argument("--out", required=True, type=Path, metavar="DIR",
@@ -189,7 +189,7 @@ def _add_copick_evaluate_options(evaluate) -> None:
     """Options of ``evaluate`` on a copick project (--truth/--picks given as its JSON config)."""
     group = evaluate.add_argument_group(
         "copick projects", "--truth and --picks may be copick configuration files (.json, the "
-        "same or two projects): every run with ground-truth points is scored, coordinates in "
+        "same or two projects): each run is scored and named after itself, coordinates in "
         "voxels of --voxel-size-nm (default: the run's only voxel spacing). Needs the copick "
         "library (pip install 'tomobench[formats]').")
     group.add_argument("--truth-user", default="ground-truth", metavar="USER",
