@@ -49,7 +49,7 @@ def report_section(kind, number, topic, numbers):
 def table_versions(number):
     """The (label, file suffix, key suffix) versions table ``number`` is written in."""
     if number in TABLES_WITHOUT_PAPER_VERSION:
-        return TABLE_VERSIONS[:1]
+        return (("tomobench beside the paper", "", ""),)
     return TABLE_VERSIONS
 
 
@@ -87,7 +87,7 @@ def table_outputs(number):
                     caption=f"../report/table{number}.rst",
                     category="Tables",
                     subcategory=report_section("Table", number, topic, TABLES),
-                    labels={"table": str(number), "numbers": version},
+                    labels={"numbers": version},
                 )
             outputs[f"{ext}{key}"] = path
     return outputs
@@ -102,7 +102,6 @@ def figure_outputs(number):
             caption=f"../report/figure{number}.rst",
             category="Figures",
             subcategory=report_section("Figure", number, topic, FIGURES),
-            labels={"figure": str(number)},
         ),
         "pdf": f"{PAPER}/{stem}.pdf",
     }

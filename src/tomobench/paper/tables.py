@@ -276,9 +276,9 @@ def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
 _HTML_STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1em;
        color: #1f2933; }
-table { border-collapse: collapse; font-size: 14px; }
+table { border-collapse: collapse; font-size: 13px; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.6em; }
-th, td { padding: 0.3em 0.75em; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
+th, td { padding: 0.25em 0.5em; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
 th { background: #f0f2f5; position: sticky; top: 0; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.text, th.text { text-align: left; }
