@@ -42,9 +42,11 @@ def _shrec_folder(folder, voxel_size_nm=0.8):
 def results(tmp_path):
     run = tmp_path / "results" / "tiny"
     _shrec_folder(run / "data" / "model_0")
-    picks = pd.DataFrame({"class_name": ["1BXN", "3h84", "fiducial", "1BXN"],
-                          "x": [11.0, 25.0, 33.0, 2.0], "y": [8.0, 21.0, 5.0, 2.0],
-                          "z": [12.0, 10.0, 6.0, 2.0], "score": [0.9, 0.8, 0.7, 0.1]})
+    # the first line hits particle 1 with the wrong class: the line order decides its class
+    picks = pd.DataFrame({"class_name": ["3H84", "1BXN", "3h84", "fiducial", "1BXN"],
+                          "x": [10.0, 11.0, 25.0, 33.0, 2.0], "y": [9.0, 8.0, 21.0, 5.0, 2.0],
+                          "z": [12.0, 12.0, 10.0, 6.0, 2.0],
+                          "score": [0.95, 0.9, 0.8, 0.7, 0.1]})
     write_picks(run / "picks" / "TM" / "model_0.txt", picks)
     (run / "config.yaml").write_text("potential:\n  gold_diameter_nm: [4, 6]\n")
     return run
@@ -80,8 +82,9 @@ def test_export_reopens_in_copick_with_identical_coordinates(results, tmp_path):
                                                                            row.a3))
         assert np.allclose(transforms[0, :3, :3], expected)
     (picks,) = run.get_picks(object_name="3H84", user_id="TM")
-    assert np.array_equal(picks.numpy()[0] / 8.0, [[25.0, 21.0, 10.0]])
-    assert picks.scores().tolist() == [0.8]
+    assert np.array_equal(picks.numpy()[0] / 8.0, [[10.0, 9.0, 12.0], [25.0, 21.0, 10.0]])
+    assert picks.scores().tolist() == [0.95, 0.8]
+    assert picks.instance_ids().tolist() == [1, 3]  # line numbers: the submission's order
     (panoptic,) = run.get_segmentations(user_id="ground-truth", is_panoptic=True)
     occupancy, _ = read_mrc(results / "data" / "model_0" / "occupancy_mask.mrc")
     assert np.array_equal(panoptic.numpy(channel="instance"), occupancy)
@@ -100,6 +103,7 @@ def test_export_reopens_in_copick_with_identical_coordinates(results, tmp_path):
     b = json.loads((tmp_path / "from_folder" / "model_0.json").read_text())
     assert a["localization"] == b["localization"]
     assert a["classification"] == b["classification"]
+    assert a["classification"]["matrix"][1][2] == 1  # 1BXN first hit as 3H84 (line 1)
     # CZII counts agree; the radii are the project's (the run's 2.5 nm beads, not the default)
     assert {n: (c["TP"], c["FP"], c["FN"]) for n, c in a["czii"]["per_class"].items()} == \
         {n: (c["TP"], c["FP"], c["FN"]) for n, c in b["czii"]["per_class"].items()}

@@ -11,7 +11,8 @@ Export (:func:`export_tomogram`): one copick run per SHREC-layout tomogram folde
 - ``class_mask.mrc`` as the multilabel segmentation ``shrec-classes`` and ``occupancy_mask.mrc``
   as the panoptic segmentation ``shrec-particles`` (label = class id, instance = occupancy id);
 - every method's picks as points of user ``<method>`` (identity transformation: SHREC
-  submissions carry no orientation; score = the pick's score, 1 where it has none).
+  submissions carry no orientation; score = the pick's score, 1 where it has none;
+  ``instance_id`` = line number, since the line order decides a particle's first hit).
 
 Import (:func:`load_ground_truth`, :func:`load_picks`): points of any user/session of a run in
 voxels of a chosen voxel spacing, and a :class:`~tomobench.evaluation.shrec.GroundTruth` for the
@@ -129,11 +130,13 @@ def export_tomogram(root, folder: str | os.PathLike, picks: Mapping[str, str | o
 
     for method, path in picks.items():
         frame = read_picks(path)
+        frame["line"] = np.arange(1, len(frame) + 1)
+        frame["object"] = [_object_name(name, path) for name in frame["class_name"]]
         user = _user_id(method)
-        for name, group in frame.groupby("class_name", sort=False):
+        for name, group in frame.groupby("object", sort=False):
             scores = group["score"].to_numpy(float)
-            _put_points(run, _object_name(name, path), user,
-                        group[["x", "y", "z"]].to_numpy(float) * spacing_A, None,
+            _put_points(run, name, user, group[["x", "y", "z"]].to_numpy(float) * spacing_A,
+                        None, instance_ids=group["line"].to_numpy(),
                         scores=np.where(np.isfinite(scores), scores, 1.0))
 
 
@@ -281,7 +284,13 @@ def load_points(root, run_name: str, user_id: str, session_id: str | None,
     if not frames:
         raise InputError(f"copick run {run_name!r}: no points of user {user_id!r}"
                          + (f", session {session_id!r}" if session_id else ""))
-    return pd.concat(frames, ignore_index=True)
+    points = pd.concat(frames, ignore_index=True)
+    ids = points["instance_id"].to_numpy()
+    if np.all(ids > 0) and len(np.unique(ids)) == len(ids):
+        # tomobench's export numbers every point (particle id, or line of the submission,
+        # whose order decides the first hit): restore that order
+        points = points.sort_values("instance_id", kind="stable", ignore_index=True)
+    return points
 
 
 def load_picks(root, run_name: str, user_id: str, session_id: str | None,
@@ -361,7 +370,6 @@ def load_ground_truth(root, run_name: str, *, user_id: str = TRUTH_USER,
                                           name=PARTICLE_SEGMENTATION, is_panoptic=True)
     ids = points["instance_id"].to_numpy()
     if segmentations and np.all(ids > 0) and len(set(ids)) == len(ids):
-        points = points.sort_values("instance_id", kind="stable", ignore_index=True)
         instances = segmentations[0].numpy(channel="instance").astype(np.int64)
         lookup = np.zeros(max(int(instances.max(initial=0)), int(ids.max())) + 1, np.int64)
         lookup[points["instance_id"].to_numpy()] = np.arange(1, len(points) + 1)
