@@ -4,7 +4,7 @@
 #
 # Run:  snakemake --cores all                          (default benchmark, config/config.yaml)
 #       snakemake --cores all --configfile config/test.yaml   (replaces the default config)
-# Targets: all (default), datasets, evaluate, paper.
+# Targets: all (default), datasets, evaluate, paper, copick (the run as a copick project).
 # record_config writes the resolved configuration beside the outputs.
 from snakemake.utils import min_version
 
@@ -18,6 +18,7 @@ include: "workflow/rules/reconstruction.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/formats.smk"
 
 
 report: "workflow/report/workflow.rst"

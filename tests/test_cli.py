@@ -99,9 +99,9 @@ def test_export_star(tmp_path):
     picks.write_text("1BXN 1 2 3 0.5\nfiducial 4 5 6 0.9\n")
     out = tmp_path / "picks.star"
     assert main(["export-star", "--picks", str(picks), "--out", str(out),
-                 "--voxel-size-nm", "1.0"]) == 0
+                 "--voxel-size-nm", "1.0", "--volume-shape", "10", "8", "8"]) == 0
     blocks = starfile.read(out)
-    assert list(blocks["particles"]["rlnCoordinateX"]) == [1.0, 4.0]
+    assert list(blocks["particles"]["rlnCenteredCoordinateXAngst"]) == [-30.0, 0.0]
     assert set(blocks["particles"]["rlnTomoName"]) == {"model_9"}
 
 

@@ -36,6 +36,21 @@ def test_mrc_writes_are_byte_identical(tmp_path):
     assert (tmp_path / "a.mrc").read_bytes() == (tmp_path / "b.mrc").read_bytes()
 
 
+def test_mrc2014_headers_of_volumes_and_image_stacks(tmp_path):
+    import mrcfile
+
+    data = np.zeros((7, 4, 5), np.float32)
+    write_mrc(tmp_path / "volume.mrc", data, 1.0)
+    write_mrc(tmp_path / "stack.mrc", data, 0.5, image_stack=True)
+    with mrcfile.open(tmp_path / "volume.mrc", permissive=False) as volume:
+        assert volume.header.ispg == 1 and volume.header.mz == 7 and volume.is_volume()
+    with mrcfile.open(tmp_path / "stack.mrc", permissive=False) as stack:
+        assert stack.header.ispg == 0 and stack.header.mz == 1 and stack.is_image_stack()
+        assert stack.voxel_size.x == pytest.approx(5.0) and stack.voxel_size.y == pytest.approx(5.0)
+        assert mrcfile.validate(tmp_path / "stack.mrc", print_file=open(tmp_path / "log", "w"))
+    assert read_mrc(tmp_path / "stack.mrc")[1] == pytest.approx(0.5)
+
+
 def test_bad_mrc_names_the_file(tmp_path):
     bad = tmp_path / "broken.mrc"
     bad.write_bytes(b"not an mrc file at all" * 10)

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import starfile
 
 from tomobench.classes import SHREC_CLASS_NAMES
 from tomobench.errors import InputError
@@ -22,7 +21,6 @@ from tomobench.evaluation.shrec import (
     load_ground_truth_folder,
     score_picks,
 )
-from tomobench.evaluation.star import write_star
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations
 
@@ -351,18 +349,3 @@ def test_czii_score_on_fixture(truth):
     assert per_class["1S3X"]["TP"] == 0 and per_class["1S3X"]["fbeta"] == 0.0
     assert per_class["5MRC"]["TP"] == 1
     assert volume_equivalent_radius_nm(4 / 3 * math.pi * 8) == pytest.approx(2.0)
-
-
-def test_star_export_round_trips(tmp_path):
-    picks = pd.DataFrame({"class_name": ["1bxn", "fiducial"], "x": [1.0, 2.0],
-                          "y": [3.0, 4.0], "z": [5.0, 6.0], "score": [0.5, 0.25]})
-    path = tmp_path / "p.star"
-    write_star(path, picks, tomogram_name="model_9", voxel_size_nm=1.0)
-    blocks = starfile.read(path)
-    particles = blocks["particles"]
-    assert list(particles["rlnClassNumber"]) == [4, 15]
-    assert list(particles["rlnCoordinateZ"]) == [5.0, 6.0]
-    assert blocks["optics"]["rlnImagePixelSize"].iloc[0] == 10.0
-    first = path.read_bytes()
-    write_star(path, picks, tomogram_name="model_9", voxel_size_nm=1.0)
-    assert path.read_bytes() == first

@@ -204,3 +204,60 @@ def test_central_slice_figure_and_reproducible_output(tmp_path):
     save_figure(central_slice_figure(tomogram, frame, picks), tmp_path / "b.png")
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_figure11_has_no_background_row_integer_colour_bars_and_no_blank_panel(
+        evaluation_files, tmp_path):
+    combined = tables.combine_methods(evaluation_files)
+    confusions = {m: c["confusion"] for m, c in combined.items()}
+    confusions["copy"] = next(iter(confusions.values()))  # 4 methods: a 2 x 2 grid
+    confusions["copy 2"] = confusions["copy"]  # 5: rows of 3 and a centred 2
+    figure = confusion_matrices_figure(confusions, WEIGHTS_KDA)
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == list(confusions)
+    for ax in panels:
+        rows = [t.get_text() for t in ax.get_yticklabels()]
+        columns = [t.get_text() for t in ax.get_xticklabels()]
+        assert "background" not in rows and columns[-1] == "background"
+        assert rows == ["1S3X", "3H84", "1BXN", "fiducial"]  # light to heavy, then the rest
+    colorbars = [ax for ax in figure.axes if ax.get_ylabel() == "particles"]
+    assert len(colorbars) == len(confusions)
+    for ax in colorbars:
+        ticks = ax.get_yticks()
+        assert np.allclose(ticks, np.round(ticks))
+    # the last row (2 panels) is centred under the first (3 panels): no empty slot
+    left = sorted(ax.get_position().x0 for ax in panels[3:])
+    right = sorted(ax.get_position().x1 for ax in panels[:3])
+    assert left[0] > panels[0].get_position().x0 + 0.05 and max(left) < right[-1]
+    save_figure(figure, tmp_path / "f11.png", pdf=False)
+    from matplotlib.image import imread
+
+    height, width = imread(tmp_path / "f11.png").shape[:2]
+    assert width <= 2400 and height <= 2400 and not (tmp_path / "f11.pdf").exists()
+
+
+def test_class_mask_slice_legend_is_outside_the_image():
+    from tomobench.paper.figures import class_mask_slice_figure
+
+    labels = np.zeros((30, 40), int)
+    labels[5:10, 5:10], labels[20:25, 30:35] = 4, 15
+    figure = class_mask_slice_figure(np.random.default_rng(1).normal(size=(30, 40)), labels,
+                                     voxel_size_nm=1.0, title="t")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    (ax,) = figure.axes
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.texts] == ["1BXN", "fiducial"]
+    assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+
+
+def test_tables_are_written_as_html_too(tmp_path):
+    frame = pd.DataFrame({"Method": ["TM <fast>"], "TP": [3.0], "F1": [0.51234]})
+    tables.write_table(frame, tmp_path / "t.csv", caption="Localization & more")
+    html = (tmp_path / "t.html").read_text()
+    assert "<caption>Localization &amp; more</caption>" in html
+    assert '<td class="text">TM &lt;fast&gt;</td>' in html
+    assert '<td class="number">3</td>' in html and '<td class="number">0.512</td>' in html
+    assert {p.suffix for p in tmp_path.iterdir()} == {".csv", ".md", ".tex", ".html"}

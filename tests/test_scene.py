@@ -235,3 +235,56 @@ def test_no_region_reaches_another_particles_centre():
                 assert occupancy[tuple(voxel)] == k
                 checked += 1
     assert checked > 100
+
+
+def _asymmetric_particle(n=21):
+    """Three blobs at +6 x, +4 y and +2 z from the centre voxel: no rotation maps it onto itself."""
+    g = np.arange(n) - n // 2
+    zz, yy, xx = np.meshgrid(g, g, g, indexing="ij")
+    volume = np.zeros((n, n, n))
+    for dz, dy, dx in ((0, 0, 6), (0, 4, 0), (2, 0, 0)):
+        volume += np.exp(-((zz - dz) ** 2 + (yy - dy) ** 2 + (xx - dx) ** 2) / 2.0)
+    return (volume * 2.0 + 0.2j * volume).astype(np.complex64)
+
+
+def test_listed_angles_back_rotate_a_placed_particle_onto_its_template():
+    """The one Euler convention (tomobench.orientation), end to end: a particle placed in a
+    scene and cut out again, rotated back by the inverse of its listed angles, is the template."""
+    from scipy.spatial.transform import Rotation
+
+    from tomobench.orientation import euler_deg_from_rotation, rotation_from_euler_deg
+
+    template = _asymmetric_particle()
+    parameters = SceneParameters(proteins_per_tomogram=(1, 1), fiducials_per_tomogram=(0, 0),
+                                 vesicles_per_tomogram=(0, 0), motion_blur_sigma_nm=0.0)
+    half = template.shape[0] // 2
+    for model_id in range(3):  # one particle per scene: no neighbour inside the cut-out
+        scene = build_scene(GEOMETRY, parameters, {"1BXN": template}, [], [], 7, model_id)
+        row = next(scene.objects.itertuples())
+        padded = np.pad(scene.potential.real, half)
+        cut = padded[row.z : row.z + 2 * half + 1, row.y : row.y + 2 * half + 1,
+                     row.x : row.x + 2 * half + 1]
+        listed = rotation_from_euler_deg((row.a1, row.a2, row.a3))
+        back = rotate_volume(cut, euler_deg_from_rotation(listed.inv())[0])
+        assert np.corrcoef(back.ravel(), template.real.ravel())[0, 1] > 0.95
+        # the other reading of "ZXZ" (extrinsic z, x, z) does not bring it back
+        other = Rotation.from_euler("zxz", (row.a1, row.a2, row.a3), degrees=True)
+        wrong = rotate_volume(cut, euler_deg_from_rotation(other.inv())[0])
+        assert np.corrcoef(wrong.ravel(), template.real.ravel())[0, 1] < 0.8
+
+
+def test_voltools_reading_of_the_shrec_angles():
+    """SHREC's voltools call: static zxz matrix of the negated angles used as the output->input
+    map. Built independently here, its inverse is rotation_matrix_xyz of the listed angles."""
+
+    def rz(a):
+        c, s = np.cos(a), np.sin(a)
+        return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+    def rx(a):
+        c, s = np.cos(a), np.sin(a)
+        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+    a1, a2, a3 = np.radians([37.0, 64.0, 151.0])
+    output_to_input = rz(-a3) @ rx(-a2) @ rz(-a1)
+    assert np.allclose(np.linalg.inv(output_to_input), rotation_matrix_xyz((37.0, 64.0, 151.0)))

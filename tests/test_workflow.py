@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mrcfile
 import numpy as np
 import pytest
 import yaml
@@ -187,6 +188,8 @@ def test_tiny_run_outputs(tiny_run):
         projections, voxel = read_mrc(model / "projections.mrc")
         assert projections.shape == (config["tilt_series"]["tilt_count"], 2 * size_xy, 2 * size_xy)
         assert voxel == pytest.approx(simulation_voxel_nm)
+        with mrcfile.open(model / "projections.mrc", header_only=True) as stack:
+            assert stack.header.ispg == 0  # MRC2014: an image stack, not a volume
         locations = read_particle_locations(model / "particle_locations.txt")
         occupancy, _ = read_mrc(model / "occupancy_mask.mrc")
         classes, _ = read_mrc(model / "class_mask.mrc")
@@ -222,6 +225,8 @@ def test_tiny_run_outputs(tiny_run):
         for method in config["methods"]:
             assert method in text, (table, method)
     assert (run / "paper" / "figure9_cumulative_f1.png").stat().st_size > 1000
+    for table in ("table1_structures", "table3_localization_vs_paper"):
+        assert "<table>" in (run / "paper" / f"{table}.html").read_text()
     assert (run / "config.yaml").is_file()
 
 
@@ -308,6 +313,44 @@ def test_module_edit_reruns_rules_that_import_it(tiny_run):
     assert "pick_dog" in jobs
     for rule in ("simulate_scene", "reconstruct", "train_learning"):
         assert rule not in jobs, (rule, jobs)
+
+
+@requires_structures
+@pytest.mark.slow
+def test_copick_target_and_report_of_the_tiny_run(tiny_run):
+    """The run as a copick project reopens with identical coordinates and scores the same; the
+    HTML report builds with the tables inline."""
+    copick = pytest.importorskip("copick", reason="copick not installed ('formats' extra)")
+    from tomobench.cli import main
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    run = tiny_run / "results" / config["name"]
+    snakemake(tiny_run, "copick", configfile=REPO_ROOT / "config" / "test.yaml")
+    project = run / "copick" / "copick_config.json"
+    root = copick.from_file(str(project))
+    spacing_A = 10.0 * config["tomograms"]["voxel_size_nm"]
+    for i in range(config["tomograms"]["count"]):
+        truth = read_particle_locations(run / "data" / f"model_{i}" / "particle_locations.txt")
+        copick_run = root.get_run(f"model_{i}")
+        for name, group in truth.groupby("class_name"):
+            (points,) = copick_run.get_picks(object_name=name, user_id="ground-truth")
+            order = np.argsort(points.instance_ids())
+            xyz = points.numpy()[0][order] / spacing_A
+            assert np.array_equal(xyz, group[["x", "y", "z"]].to_numpy(float)), (i, name)
+    for i in config["tomograms"]["test"]:
+        for method in config["methods"]:
+            out = tiny_run / "copick_scores" / method
+            assert main(["evaluate", "--truth", str(project), "--picks", str(project),
+                         "--picks-user", method, "--runs", f"model_{i}", "--out", str(out),
+                         "--mode", config["evaluation"]["mode"], "--no-plots"]) == 0
+            ours = json.loads((out / f"model_{i}.json").read_text())["localization"]
+            workflow = json.loads(
+                (run / "evaluation" / method / f"model_{i}.json").read_text())["localization"]
+            assert ours == workflow, method
+    report = tiny_run / "report.html"
+    snakemake(tiny_run, "--report", str(report), configfile=REPO_ROOT / "config" / "test.yaml")
+    text = report.read_text()
+    assert "Table 1: structures" in text and "table3_localization_vs_paper.html" in text
 
 
 @requires_structures

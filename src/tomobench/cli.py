@@ -1,7 +1,7 @@
-"""``tomobench`` command line: score picks as SHREC 2021 did, export picks as STAR files.
+"""``tomobench`` command line: score picks as SHREC 2021 did; exchange formats.
 
     tomobench evaluate --truth model_9/ --picks picks.txt --out results/
-    tomobench export-star --picks picks.txt --out picks.star --voxel-size-nm 1.0
+    tomobench export-star --picks picks.txt --data model_9/ --out picks.star
 
 Bad input prints one error line and exits with status 2.
 """
@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tomobench import __version__
 from tomobench.errors import InputError
 
 _EVALUATE_HELP = """\
@@ -72,7 +73,9 @@ def _positive(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tomobench", description="Score particle picks as SHREC 2021 did "
-                     "(plus the CZII metric) and export picks as STAR files.")
+                     "(plus the CZII metric) and exchange them with RELION, copick and the "
+                     "CryoET Data Portal.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
     evaluate = commands.add_parser(
@@ -80,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=_EVALUATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     evaluate.add_argument("--truth", required=True, type=Path, metavar="DIR",
                           help="ground-truth folder with particle_locations.txt and "
-                               "occupancy_mask.mrc")
+                               "occupancy_mask.mrc, or a copick configuration (.json)")
     evaluate.add_argument("--picks", required=True, type=Path, metavar="FILE|DIR",
                           help="a submission .txt, or a folder searched recursively for *.txt")
     evaluate.add_argument("--out", required=True, type=Path, metavar="DIR",
@@ -113,23 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="seed of the bootstrap resampling (default 0)")
     evaluate.add_argument("--no-plots", action="store_true",
                           help="skip the confusion-matrix PNGs")
+    _add_copick_evaluate_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
-    export = commands.add_parser(
-        "export-star", help="write picks as a RELION/Warp STAR file",
-        description="Convert a submission ('<class> <x> <y> <z> [score]') into a STAR file with "
-                    "rlnCoordinateX/Y/Z in voxels, rlnClassNumber (SHREC class id), "
-                    "rlnMicrographName/rlnTomoName and rlnAutopickFigureOfMerit (scores). With "
-                    "--voxel-size-nm an optics block (rlnImagePixelSize, Å) is added.")
-    export.add_argument("--picks", required=True, type=Path, metavar="FILE",
-                        help="submission text file")
-    export.add_argument("--out", required=True, type=Path, metavar="FILE",
-                        help="STAR file to write")
-    export.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
-                        help="tomogram voxel size; adds the optics block")
-    export.add_argument("--tomogram-name", metavar="NAME",
-                        help="rlnTomoName/rlnMicrographName (default: the picks file stem)")
-    export.set_defaults(run=run_export_star)
+    _add_export_commands(commands)
     return parser
 
 
@@ -144,23 +134,42 @@ def _submissions(picks: Path) -> list[tuple[str, Path]]:
     return [(picks.stem, picks)]
 
 
-def run_evaluate(args) -> None:
-    import pandas as pd
-
-    from tomobench.atomic import write_text_atomic
+def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
+    """Write one submission's JSON, text report, confusion CSV (and PNG); return its summary row."""
     from tomobench.evaluation.confusion import (
         confusion_frame,
         save_confusion_figure,
         write_confusion_csv,
     )
-    from tomobench.evaluation.shrec import (
-        evaluate_submission,
-        json_ready,
-        load_ground_truth_folder,
-        write_text_report,
-    )
+    from tomobench.evaluation.shrec import json_ready, write_text_report
     from tomobench.workflow_support import write_json
 
+    write_json(args.out / f"{name}.json", json_ready(result))
+    write_text_report(args.out / f"{name}.txt", result, title=title)
+    frame = confusion_frame(result["classification"])
+    write_confusion_csv(args.out / f"{name}_confusion.csv", frame)
+    if not args.no_plots:
+        save_confusion_figure(args.out / f"{name}_confusion.png", frame, title=name)
+    loc = result["localization"]
+    print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
+          f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
+    for warning in result["warnings"]:
+        print(f"  warning: {warning}")
+    intervals = result["confidence_intervals"]["localization"]
+    return {"submission": name, **{k: loc[k] for k in (
+        "RR", "N", "TP", "FP", "FN", "MH", "RO", "AD", "recall", "precision", "miss_rate",
+        "F1")}, **{f"{metric}_{end}": value for metric, bounds in intervals.items()
+                   for end, value in zip(("lo", "hi"), bounds, strict=True)},
+        "czii_fbeta_micro": result["czii"]["fbeta_micro"]}
+
+
+def run_evaluate(args) -> None:
+    from tomobench.evaluation.shrec import evaluate_submission, load_ground_truth_folder
+    from tomobench.formats.copick_project import is_copick_config
+
+    if is_copick_config(args.truth):
+        run_evaluate_copick(args)
+        return
     submissions = _submissions(args.picks)
     truth = load_ground_truth_folder(
         args.truth, slab_offset=args.slab_offset,
@@ -172,35 +181,197 @@ def run_evaluate(args) -> None:
             truth, path, mode=args.mode, czii_radius_fraction=args.czii_radius_fraction,
             czii_beta=args.czii_beta, fiducial_radius_nm=args.fiducial_radius_nm,
             bootstrap_resamples=args.bootstrap_resamples, seed=args.seed)
-        write_json(args.out / f"{name}.json", json_ready(result))
-        write_text_report(args.out / f"{name}.txt", result, title=str(path))
-        frame = confusion_frame(result["classification"])
-        write_confusion_csv(args.out / f"{name}_confusion.csv", frame)
-        if not args.no_plots:
-            save_confusion_figure(args.out / f"{name}_confusion.png", frame, title=name)
-        loc = result["localization"]
-        rows.append({"submission": name, **{k: loc[k] for k in (
-            "RR", "N", "TP", "FP", "FN", "MH", "RO", "AD", "recall", "precision", "miss_rate",
-            "F1")}, **{f"{metric}_{end}": value
-                       for metric, bounds in result["confidence_intervals"]["localization"].items()
-                       for end, value in zip(("lo", "hi"), bounds, strict=True)},
-            "czii_fbeta_micro": result["czii"]["fbeta_micro"]})
-        print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
-              f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
-        for warning in result["warnings"]:
-            print(f"  warning: {warning}")
+        rows.append(_write_evaluation(args, name, result, title=str(path)))
+    _write_summary(args.out, rows)
+
+
+def _write_summary(out: Path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    from tomobench.atomic import write_text_atomic
+
     summary = pd.DataFrame(rows).to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    write_text_atomic(args.out / "summary.csv", summary)
+    write_text_atomic(out / "summary.csv", summary)
+
+
+def _add_copick_evaluate_options(evaluate) -> None:
+    """Options of ``evaluate`` on a copick project (--truth/--picks given as its JSON config)."""
+    group = evaluate.add_argument_group(
+        "copick projects", "--truth and --picks may be copick configuration files (.json, the "
+        "same or two projects): each run is scored and named after itself, coordinates in "
+        "voxels of --voxel-size-nm (default: the run's only voxel spacing). Needs the copick "
+        "library (pip install 'tomobench[formats]').")
+    group.add_argument("--truth-user", default="ground-truth", metavar="USER",
+                       help="copick user id of the ground truth (default ground-truth, as "
+                            "export-copick writes; the CZII challenge data use curation)")
+    group.add_argument("--truth-session", metavar="SESSION",
+                       help="copick session id of the ground truth (default: any)")
+    group.add_argument("--picks-user", metavar="USER", help="copick user id of the picks")
+    group.add_argument("--picks-session", metavar="SESSION",
+                       help="copick session id of the picks (default: any)")
+    group.add_argument("--runs", nargs="+", metavar="RUN",
+                       help="copick runs to score (default: every run with points of the "
+                            "picks user)")
+    group.add_argument("--tomo-type", metavar="TYPE",
+                       help="tomogram type whose shape bounds the picks (default: any)")
+
+
+def run_evaluate_copick(args) -> None:
+    """``evaluate`` on copick projects: one result per run, named after the run."""
+    from tomobench.evaluation.shrec import evaluate_picks
+    from tomobench.formats import copick_project
+
+    if not args.picks_user:
+        raise InputError("--picks-user: give the copick user id of the picks to score")
+    truth_root = copick_project.open_project(args.truth)
+    picks_root = (truth_root if args.picks.resolve() == args.truth.resolve()
+                  else copick_project.open_project(args.picks))
+    spacing_A = args.voxel_size_nm * 10.0 if args.voxel_size_nm else None
+    rows = []
+    runs = args.runs or copick_project.run_names(picks_root, args.picks_user,
+                                                 args.picks_session)
+    if not runs:
+        raise InputError(f"{args.picks}: no copick run has points of user {args.picks_user!r}")
+    for run in runs:
+        truth = copick_project.load_ground_truth(
+            truth_root, run, user_id=args.truth_user, session_id=args.truth_session,
+            voxel_size_A=spacing_A, tomo_type=args.tomo_type, config_path=str(args.truth))
+        picks = copick_project.load_picks(picks_root, run, args.picks_user, args.picks_session,
+                                          truth.voxel_size_nm * 10.0)
+        source = f"{args.picks} run {run} user {args.picks_user}"
+        result = evaluate_picks(truth, picks, source=source, mode=args.mode,
+                                czii_radius_fraction=args.czii_radius_fraction,
+                                czii_beta=args.czii_beta,
+                                fiducial_radius_nm=args.fiducial_radius_nm,
+                                bootstrap_resamples=args.bootstrap_resamples, seed=args.seed)
+        rows.append(_write_evaluation(args, run, result, title=source))
+    _write_summary(args.out, rows)
+
+
+def _add_export_commands(commands) -> None:
+    """The exchange-format subcommands (export-star, export-copick, export-portal)."""
+    export = commands.add_parser(
+        "export-star", help="write picks or a ground truth as a RELION 5 (or 4) STAR file",
+        description=_EXPORT_STAR_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("--picks", required=True, type=Path, metavar="FILE",
+                        help="submission text file, or a particle_locations.txt")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE",
+                        help="STAR file to write")
+    export.add_argument("--data", type=Path, metavar="DIR",
+                        help="the tomogram's folder (reconstruction.mrc [+ "
+                             "acquisition_parameters.json]): shape, voxel size, acquisition")
+    export.add_argument("--relion", type=int, choices=(4, 5), default=5,
+                        help="5 (default): centred coordinates in Å; 4: unbinned pixels")
+    export.add_argument("--ground-truth", action="store_true",
+                        help="the file is a particle_locations.txt (default: when so named)")
+    export.add_argument("--tomogram-name", metavar="NAME",
+                        help="rlnTomoName (default: the --data folder name, else the picks "
+                             "file's folder for particle_locations.txt, else its stem)")
+    export.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
+                        help="tomogram voxel size (default: the reconstruction header)")
+    export.add_argument("--volume-shape", type=int, nargs=3, metavar=("Z", "Y", "X"),
+                        help="tomogram shape in voxels (default: the reconstruction header)")
+    export.add_argument("--binning", type=_positive, metavar="B",
+                        help="tilt-series pixels per voxel (default: from "
+                             "acquisition_parameters.json, else 1)")
+    export.add_argument("--amplitude-contrast", type=_positive, default=0.07, metavar="F",
+                        help="rlnAmplitudeContrast of the optics group (default 0.07)")
+    export.set_defaults(run=run_export_star)
+
+    copick = commands.add_parser(
+        "export-copick", help="write tomobench tomograms, ground truth and picks as a copick "
+                              "project",
+        description="Write the tomograms of a tomobench run (results/<name>) as a copick "
+                    "project: pickable objects from the SHREC class table, reconstructions as "
+                    "OME-Zarr multiscale tomograms, the ground truth (user ground-truth) and "
+                    "every method's picks (user = method name) as copick points with "
+                    "orientations where known, class and occupancy masks as segmentations. "
+                    "Needs the copick library (pip install 'tomobench[formats]').")
+    copick.add_argument("--results", required=True, type=Path, metavar="DIR",
+                        help="a tomobench run folder (results/<name>, with data/ and picks/)")
+    copick.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="project folder to write: copick_config.json and overlay/ "
+                             "(replaced if it exists)")
+    copick.add_argument("--tomograms", nargs="+", metavar="NAME",
+                        help="tomogram folders to export (default: all of data/)")
+    copick.set_defaults(run=run_export_copick)
+
+    portal = commands.add_parser(
+        "export-portal", help="write picks or a ground truth as CryoET Data Portal ndjson",
+        description="One '<class>_point.ndjson' or '<class>_orientedpoint.ndjson' per class "
+                    "(locations in voxels of the tomogram, x fastest; oriented points carry "
+                    "xyz_rotation_matrix from the SHREC angles). Every line is schema-checked.")
+    portal.add_argument("--picks", required=True, type=Path, metavar="FILE",
+                        help="submission text file, or a particle_locations.txt")
+    portal.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="output folder (created)")
+    portal.add_argument("--ground-truth", action="store_true",
+                        help="the file is a particle_locations.txt (default: when so named)")
+    portal.set_defaults(run=run_export_portal)
+
+
+_EXPORT_STAR_HELP = """\
+Convert a submission ('<class> <x> <y> <z> [score]') or a ground truth (particle_locations.txt,
+'<class> <x> <y> <z> <a1> <a2> <a3>') into a RELION particle STAR file:
+
+  RELION 5  rlnCenteredCoordinate{X,Y,Z}Angst = (x - n/2) * voxel size (Å from the centre)
+  RELION 4  rlnCoordinate{X,Y,Z} = x * binning (unbinned tilt-series pixels)
+
+plus rlnTomoName, rlnClassNumber (SHREC class id), rlnTomoParticleName and rlnOpticsGroup; a
+ground truth adds rlnAngleRot/Tilt/Psi (ZYZ, converted from the SHREC angles; nan for vesicles
+and fiducials), picks with scores add rlnAutopickFigureOfMerit. The optics block carries
+voltage, Cs, amplitude contrast and rlnTomoTiltSeriesPixelSize. Coordinates in the input are
+0-based voxels of the reconstruction, x fastest.
+"""
 
 
 def run_export_star(args) -> None:
-    from tomobench.evaluation.star import write_star
-    from tomobench.particles import read_picks
+    from dataclasses import replace
 
-    picks = read_picks(args.picks)
-    write_star(args.out, picks, tomogram_name=args.tomogram_name or args.picks.stem,
-               voxel_size_nm=args.voxel_size_nm)
-    print(f"wrote {len(picks)} particles to {args.out}")
+    from tomobench.formats.relion import (
+        TomogramGeometry,
+        geometry_from_folder,
+        write_particle_star,
+    )
+    from tomobench.particles import read_particle_locations, read_picks
+
+    truth = args.ground_truth or args.picks.name == "particle_locations.txt"
+    particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
+    name = args.tomogram_name or (args.data.name if args.data else
+                                  args.picks.resolve().parent.name if truth else args.picks.stem)
+    if args.data:
+        geometry = geometry_from_folder(args.data, name=name,
+                                        amplitude_contrast=args.amplitude_contrast)
+    elif args.volume_shape and args.voxel_size_nm:
+        geometry = TomogramGeometry(name=name, shape_zyx=tuple(args.volume_shape),
+                                    voxel_size_nm=args.voxel_size_nm,
+                                    amplitude_contrast=args.amplitude_contrast)
+    else:
+        raise InputError("give --data (the tomogram folder) or both --voxel-size-nm and "
+                         "--volume-shape")
+    overrides = {"voxel_size_nm": args.voxel_size_nm, "binning": args.binning,
+                 "shape_zyx": tuple(args.volume_shape) if args.volume_shape else None}
+    geometry = replace(geometry, **{k: v for k, v in overrides.items() if v is not None})
+    write_particle_star(args.out, particles, geometry, relion_version=args.relion)
+    print(f"wrote {len(particles)} {'ground-truth particles' if truth else 'picks'} of "
+          f"{name} to {args.out} (RELION {args.relion})")
+
+
+def run_export_copick(args) -> None:
+    from tomobench.formats.copick_project import export_run_folder
+
+    config = export_run_folder(args.results, args.out, tomograms=args.tomograms)
+    print(f"wrote copick project {config}")
+
+
+def run_export_portal(args) -> None:
+    from tomobench.formats.portal import write_annotations
+    from tomobench.particles import read_particle_locations, read_picks
+
+    truth = args.ground_truth or args.picks.name == "particle_locations.txt"
+    particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
+    for path in write_annotations(args.out, particles):
+        print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,10 +41,13 @@ def read_mrc(path: str | os.PathLike, *, mmap: bool = False) -> tuple[np.ndarray
     return data, voxel_size_nm
 
 
-def write_mrc(path: str | os.PathLike, data: np.ndarray, voxel_size_nm: float) -> None:
+def write_mrc(path: str | os.PathLike, data: np.ndarray, voxel_size_nm: float, *,
+              image_stack: bool = False) -> None:
     """Write ``data`` (``(z, y, x)``) to ``path`` atomically with the given voxel size in nm.
 
-    float64/complex128 are stored as float32/complex64; bool as int8.
+    float64/complex128 are stored as float32/complex64; bool as int8. ``image_stack=True``
+    marks a ``(section, y, x)`` stack of 2-D images (a tilt series) as MRC2014 asks: space
+    group ``ispg = 0`` and ``mz = 1`` (a volume has ``ispg = 1``, ``mz = nz``).
     """
     path = Path(path)
     data = np.asarray(data)
@@ -65,6 +68,8 @@ def write_mrc(path: str | os.PathLike, data: np.ndarray, voxel_size_nm: float) -
         raise ValueError(f"voxel_size_nm must be positive, got {voxel_size_nm}")
     with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as handle:
         handle.set_data(np.ascontiguousarray(data))
+        if image_stack:
+            handle.set_image_stack()
         handle.voxel_size = float(voxel_size_nm) * 10.0
         # No timestamp in the header: identical inputs give byte-identical files.
         handle.header.label[0] = b"tomobench".ljust(80)

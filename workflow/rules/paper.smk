@@ -2,10 +2,33 @@
 # The SHREC 2021 paper's tables and figures (tomobench.paper) from the evaluation JSONs of the
 # test tomograms (counts summed when there are several), the potentials' molecular weights and
 # the rules' benchmark TSVs. Every table comes as CSV/Markdown/LaTeX, once with our numbers and
-# once beside the paper's (methods both have); every figure as PNG and PDF. All go into the
-# HTML report (snakemake --report report.html).
+# once beside the paper's (methods both have); every figure as PNG and PDF. The HTML tables and
+# PNG figures go into the HTML report (snakemake --report report.html), in the paper's order.
 # ---------------------------------------------------------------------------------------------
 include: "paper_functions.smk"
+
+
+rule table1_structures:
+    input:
+        code=code("table1_structures.py"),
+        structures=_all_structure_sources,
+    output:
+        **table_outputs(1),
+    log:
+        "results/{name}/logs/table1_structures/table1_structures.log",
+    benchmark:
+        "results/{name}/benchmarks/table1_structures/table1_structures.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    params:
+        classes=PROTEIN_CLASSES,
+        options=_potential_options(),
+        table1={"voxel_size_nm": 0.5, "blur_sigma_nm": 0.6, "threshold_v": 0.75},
+    script:
+        "../scripts/table1_structures.py"
 
 
 rule table_particle_counts:

@@ -18,7 +18,10 @@ TRAINING_RULES = {
     **{kind: ("train_learning",) for kind in LEARNING_KINDS},
     "dog": ("calibrate_dog",),
 }
+#: Paper tables and figures: number -> (file stem, topic). Every output, report entry and
+#: report order derives from these two dicts (table_outputs, figure_outputs, paper_outputs).
 TABLES = {
+    1: ("table1_structures", "structures"),
     2: ("table2_particle_counts", "particles per class"),
     3: ("table3_localization", "localization"),
     4: ("table4_classification", "per-class F1"),
@@ -32,6 +35,27 @@ FIGURES = {
     10: ("figure10_f1_vs_weight", "F1 against molecular weight"),
     11: ("figure11_confusion_matrices", "confusion matrices"),
 }
+#: Tables that show the published numbers in their own columns (no *_vs_paper version).
+TABLES_WITHOUT_PAPER_VERSION = {1}
+#: Per table: the report's label of a version, the file-name suffix and the output-key suffix.
+TABLE_VERSIONS = (("tomobench", "", ""), ("beside the paper", "_vs_paper", "_paper"))
+TABLE_FORMATS = ("csv", "md", "tex", "html")
+# The report sorts its sections by name (localeCompare): numbers are padded with U+2007 FIGURE
+# SPACE (a digit-wide space that sorts before digits) so that Figure 4 comes before Figure 10.
+_FIGURE_SPACE = "\u2007"
+
+
+def report_section(kind, number, topic, numbers):
+    """Report subcategory of a table or figure, e.g. 'Figure  4: central slice ...'."""
+    width = max(len(str(n)) for n in numbers)
+    return f"{kind} {str(number).rjust(width, _FIGURE_SPACE)}: {topic}"
+
+
+def table_versions(number):
+    """The (label, file suffix, key suffix) versions table ``number`` is written in."""
+    if number in TABLES_WITHOUT_PAPER_VERSION:
+        return (("tomobench beside the paper", "", ""),)
+    return TABLE_VERSIONS
 
 
 def paper_names():
@@ -43,15 +67,12 @@ def paper_names():
 
 
 def paper_outputs(name):
-    """Every paper table (both versions, three formats) and figure (PNG, PDF) of run ``name``."""
-    files = [
-        f"results/{name}/paper/table1_structures.{ext}" for ext in ("csv", "md", "tex")
-    ]
-    for stem, _ in TABLES.values():
-        for version in ("", "_vs_paper"):
+    """Every paper table (its versions, four formats) and figure (PNG, PDF) of run ``name``."""
+    files = []
+    for number, (stem, _) in TABLES.items():
+        for _, suffix, _ in table_versions(number):
             files += [
-                f"results/{name}/paper/{stem}{version}.{ext}"
-                for ext in ("csv", "md", "tex")
+                f"results/{name}/paper/{stem}{suffix}.{ext}" for ext in TABLE_FORMATS
             ]
     for stem, _ in FIGURES.values():
         files += [f"results/{name}/paper/{stem}.{ext}" for ext in ("png", "pdf")]
@@ -59,36 +80,35 @@ def paper_outputs(name):
 
 
 def table_outputs(number):
-    """Named, report-flagged outputs of table ``number``: csv/md/tex and *_paper versions."""
+    """Outputs of table ``number``: csv/md/tex/html per version; the HTML goes to the report."""
     stem, topic = TABLES[number]
     outputs = {}
-    for version, suffix, key in (
-        ("tomobench", "", ""),
-        ("beside the paper", "_vs_paper", "_paper"),
-    ):
-        for ext in ("csv", "md", "tex"):
-            outputs[f"{ext}{key}"] = report(
-                f"{PAPER}/{stem}{suffix}.{ext}",
-                caption=f"../report/table{number}.rst",
-                category="Tables",
-                subcategory=f"Table {number}: {topic}",
-                labels={"table": str(number), "numbers": version, "format": ext},
-            )
+    for version, suffix, key in table_versions(number):
+        for ext in TABLE_FORMATS:
+            path = f"{PAPER}/{stem}{suffix}.{ext}"
+            if ext == "html":
+                path = report(
+                    path,
+                    caption=f"../report/table{number}.rst",
+                    category="Tables",
+                    subcategory=report_section("Table", number, topic, TABLES),
+                    labels={"numbers": version},
+                )
+            outputs[f"{ext}{key}"] = path
     return outputs
 
 
 def figure_outputs(number):
-    """Named, report-flagged outputs of figure ``number``: png and pdf."""
+    """Outputs of figure ``number``: png (in the report) and pdf."""
     stem, topic = FIGURES[number]
     return {
-        ext: report(
-            f"{PAPER}/{stem}.{ext}",
+        "png": report(
+            f"{PAPER}/{stem}.png",
             caption=f"../report/figure{number}.rst",
             category="Figures",
-            subcategory=f"Figure {number}: {topic}",
-            labels={"figure": str(number), "format": ext},
-        )
-        for ext in ("png", "pdf")
+            subcategory=report_section("Figure", number, topic, FIGURES),
+        ),
+        "pdf": f"{PAPER}/{stem}.pdf",
     }
 
 

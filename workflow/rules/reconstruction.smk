@@ -33,6 +33,7 @@ rule render_central_slice:
             "results/{name}/figures/model_{i}_central_slice.png",
             category="Tomograms",
             caption="../report/central_slice.rst",
+            labels={"tomogram": "model_{i}", "slice": "central z"},
         ),
     log:
         "results/{name}/logs/render_central_slice/model_{i}.log",

@@ -96,32 +96,3 @@ rule compute_gold_potential:
         absorption=bool(config["potential"]["absorption"]),
     script:
         "../scripts/compute_gold_potential.py"
-
-
-rule table1_structures:
-    input:
-        code=code("table1_structures.py"),
-        structures=_all_structure_sources,
-    output:
-        csv=report(
-            "results/{name}/paper/table1_structures.csv",
-            caption="../report/table1.rst",
-            category="Tables",
-        ),
-        md="results/{name}/paper/table1_structures.md",
-        tex="results/{name}/paper/table1_structures.tex",
-    log:
-        "results/{name}/logs/table1_structures/table1_structures.log",
-    benchmark:
-        "results/{name}/benchmarks/table1_structures/table1_structures.tsv"
-    conda:
-        "../../envs/tomobench.yaml"
-    threads: 1
-    resources:
-        mem_mb=3000,
-    params:
-        classes=PROTEIN_CLASSES,
-        options=_potential_options(),
-        table1={"voxel_size_nm": 0.5, "blur_sigma_nm": 0.6, "threshold_v": 0.75},
-    script:
-        "../scripts/table1_structures.py"

@@ -40,7 +40,7 @@ projections = simulate_tilt_series(
 )
 del potential
 out = snakemake.output  # noqa: F821
-write_mrc(out.projections, projections, voxel_size_nm)
+write_mrc(out.projections, projections, voxel_size_nm, image_stack=True)
 shifts_px = np.asarray(acquisition.shifts_nm) / voxel_size_nm
 write_alignment(out.alignment, acquisition.tilt_angles_deg, shifts_px)
 write_json(out.acquisition, acquisition.to_json(microscope, settings))

@@ -2,9 +2,16 @@
 
 
 from tomobench.atomic import write_text_atomic
+from tomobench.paper.tables import to_html
 from tomobench.structures.compute import table1_row
 from tomobench.structures.potential import PotentialOptions
-from tomobench.structures.table1 import Table1Options, build_table, to_latex, to_markdown
+from tomobench.structures.table1 import (
+    Table1Options,
+    build_table,
+    display_table,
+    to_latex,
+    to_markdown,
+)
 from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821
@@ -20,4 +27,6 @@ table = build_table(rows)
 write_text_atomic(snakemake.output.csv, table.to_csv(index=False, float_format="%.6g"))  # noqa: F821
 write_text_atomic(snakemake.output.md, to_markdown(table))  # noqa: F821
 write_text_atomic(snakemake.output.tex, to_latex(table))  # noqa: F821
+caption = "Table 1: structures, tomobench / paper (relative difference)"
+write_text_atomic(snakemake.output.html, to_html(display_table(table), caption=caption))  # noqa: F821
 log.info("done")

@@ -45,7 +45,8 @@ class Units:
     - ``hits_in_rr``: its hits that count in RR;
     - ``scored``: 1 when it is scored (TP/FN and the confusion matrix).
 
-    ``false_positive_lines`` is the number of picks on background (each counts 1 in RR).
+    ``false_positive_lines`` is the number of picks on background (each counts 1 in RR);
+    ``class_names`` names the class ids (the SHREC table unless the truth has its own).
     """
 
     class_id: np.ndarray
@@ -55,24 +56,33 @@ class Units:
     hits_in_rr: np.ndarray
     scored: np.ndarray
     false_positive_lines: int
+    class_names: tuple[str, ...] = SHREC_CLASS_NAMES
 
     ARRAYS = ("class_id", "predicted_class_id", "hits", "counted_in_n", "hits_in_rr", "scored")
 
     def to_json(self) -> dict:
         return {**{name: getattr(self, name).tolist() for name in self.ARRAYS},
-                "false_positive_lines": int(self.false_positive_lines)}
+                "false_positive_lines": int(self.false_positive_lines),
+                "class_names": list(self.class_names)}
 
     @classmethod
     def from_json(cls, payload: dict) -> Units:
         arrays = {name: np.asarray(payload[name], dtype=np.int64) for name in cls.ARRAYS}
-        return cls(**arrays, false_positive_lines=int(payload["false_positive_lines"]))
+        names = tuple(payload.get("class_names") or SHREC_CLASS_NAMES)
+        return cls(**arrays, false_positive_lines=int(payload["false_positive_lines"]),
+                   class_names=names)
 
     @classmethod
     def concatenate(cls, parts: Sequence[Units]) -> Units:
-        """The units of several tomograms as one pool (their counts add up)."""
+        """The units of several tomograms as one pool (their counts add up); all must share
+        one class table."""
+        tables = {p.class_names for p in parts}
+        if len(tables) > 1:
+            raise ValueError("cannot pool evaluations with different class tables")
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]).astype(np.int64)
                   for name in cls.ARRAYS}
-        return cls(**arrays, false_positive_lines=sum(p.false_positive_lines for p in parts))
+        return cls(**arrays, false_positive_lines=sum(p.false_positive_lines for p in parts),
+                   class_names=parts[0].class_names if parts else SHREC_CLASS_NAMES)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -101,7 +111,7 @@ def metrics_from_weights(units: Units, particle_weights: np.ndarray,
     # every count is a weighted sum over particles: one (n_particles, k) matrix, one product
     columns = [scored & (units.hits > 0), units.counted_in_n, units.hits_in_rr]
     for name in classes:
-        c = SHREC_CLASS_NAMES.index(name)
+        c = units.class_names.index(name)
         columns += [scored & (actual == c) & (predicted == c),
                     scored & (actual == c) & (predicted != c),
                     scored & (actual != c) & (predicted == c)]
@@ -132,7 +142,7 @@ def scored_classes(units: Units) -> list[str]:
     """Class names that appear as actual or first-hit class of a scored particle."""
     scored = units.scored.astype(bool)
     ids = set(units.class_id[scored].tolist()) | set(units.predicted_class_id[scored].tolist())
-    return [SHREC_CLASS_NAMES[i] for i in sorted(ids - {0})]
+    return [units.class_names[i] for i in sorted(ids - {0})]
 
 
 def resample_weights(n_units: int, resamples: int, rng: np.random.Generator) -> np.ndarray:

@@ -126,26 +126,46 @@ def write_confusion_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 def plot_confusion(ax, frame: pd.DataFrame, *, title: str | None = None, annotate: bool = True):
     """Draw a confusion frame on ``ax``: counts as colours, zeros hidden, numbers written.
 
-    Returns the image artist (for a colour bar).
+    The frame may be rectangular (e.g. without the never-actual ``background`` row). Returns
+    the image artist (for a colour bar; see :func:`count_colorbar`).
     """
     counts = frame.to_numpy(dtype=float)
     shown = np.where(counts > 0, counts, np.nan)
     image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=max(1.0, np.nanmax(shown, initial=1.0)))
-    n = len(frame.index)
-    ax.set_xticks(range(n), labels=list(frame.columns), rotation=90)
-    ax.set_yticks(range(n), labels=list(frame.index))
+    rows, columns = counts.shape
+    ax.set_xticks(range(columns), labels=list(frame.columns), rotation=90)
+    ax.set_yticks(range(rows), labels=list(frame.index))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("actual class")
     if title:
         ax.set_title(title)
-    if annotate and n <= 20:
+    if annotate and max(rows, columns) <= 20:
         threshold = 0.6 * np.nanmax(shown, initial=1.0)
+        fontsize = 9 if max(rows, columns) <= 10 else 7
         for (row, col), value in np.ndenumerate(counts):
             if value > 0:
                 colour = "white" if value > threshold else "black"
-                ax.text(col, row, f"{int(value)}", ha="center", va="center", fontsize=9,
+                ax.text(col, row, f"{int(value)}", ha="center", va="center", fontsize=fontsize,
                         color=colour)
     return image
+
+
+def count_colorbar(figure, image, ax, **options):
+    """A colour bar of particle counts with integer ticks only."""
+    from matplotlib.ticker import MaxNLocator
+
+    colorbar = figure.colorbar(image, ax=ax, label="particles", **options)
+    colorbar.locator = MaxNLocator(integer=True)
+    colorbar.update_ticks()
+    return colorbar
+
+
+def without_background_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """The matrix without the ``background`` row (no particle is actually background) and with
+    the ``background`` column (missed particles) last."""
+    columns = [c for c in frame.columns if c != "background"]
+    columns += ["background"] if "background" in frame.columns else []
+    return frame.drop(index="background", errors="ignore")[columns]
 
 
 def size_ordered_labels(labels: Sequence[str], order: Sequence[str] | None = None) -> list[str]:
@@ -163,12 +183,13 @@ def save_confusion_figure(path: str | os.PathLike, frame: pd.DataFrame, *, title
     suffix), without timestamps in the file."""
     from matplotlib.figure import Figure
 
-    ordered = reorder_confusion(frame, size_ordered_labels(list(frame.index)))
-    size = 2.5 + 0.45 * len(ordered.index)
+    ordered = without_background_row(
+        reorder_confusion(frame, size_ordered_labels(list(frame.index))))
+    size = 2.5 + 0.45 * len(ordered.columns)
     figure = Figure(figsize=(size + 1.0, size), layout="constrained")
     ax = figure.add_subplot()
     image = plot_confusion(ax, ordered, title=title)
-    figure.colorbar(image, ax=ax, label="particles", shrink=0.8)
+    count_colorbar(figure, image, ax, shrink=0.8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=150, metadata=_no_date_metadata(path))

@@ -137,16 +137,17 @@ def czii_score(
         ``{beta, radius_fraction, per_class: {name: {TP, FP, FN, precision, recall, fbeta,
         support, radius_nm}}, fbeta_micro, fbeta_macro}``.
     """
-    radii = dict(PARTICLE_RADIUS_NM)
+    radii = dict(PARTICLE_RADIUS_NM if truth.radii_nm is None else truth.radii_nm)
     if fiducial_radius_nm is not None:
         radii["fiducial"] = float(fiducial_radius_nm)
     radii.update(radii_nm or {})
+    classes = [n for n in truth.class_table if n not in ("background", "4V94", "vesicle")]
     truth_names = np.array(truth.class_names, dtype=object)
-    upper = {name.upper(): name for name in CZII_CLASSES}
+    upper = {name.upper(): name for name in classes}
     pick_names = np.array([upper.get(str(n).upper(), "") for n in picks["class_name"]],
                           dtype=object)
     pick_zyx = picks[["z", "y", "x"]].to_numpy(dtype=np.float64).reshape(-1, 3)
-    present = [n for n in CZII_CLASSES if np.any(truth_names == n) or np.any(pick_names == n)]
+    present = [n for n in classes if np.any(truth_names == n) or np.any(pick_names == n)]
     counts = {}
     for name in present:
         if name not in radii:

@@ -86,6 +86,11 @@ class GroundTruth:
         ``(z, y, x)`` shape of the evaluation volume (clipping bounds of the picks).
     voxel_size_nm : float
         Voxel size (for the CZII radii).
+    class_table : tuple of str
+        Class name of each class id (index 0 = background): the SHREC table, or a copick
+        project's pickable objects.
+    radii_nm : dict, optional
+        CZII particle radius per class (default: ``czii.PARTICLE_RADIUS_NM``).
     """
 
     class_names: tuple[str, ...]
@@ -96,6 +101,8 @@ class GroundTruth:
     voxel_size_nm: float
     locations_path: str = ""
     occupancy_path: str = ""
+    class_table: tuple[str, ...] = SHREC_CLASS_NAMES
+    radii_nm: dict | None = None
 
     def ids_at(self, points_zyx: np.ndarray) -> np.ndarray:
         """Dilated occupancy id at integer voxels ``(n, 3)`` inside the volume (see
@@ -293,14 +300,17 @@ def load_ground_truth_folder(folder: str | os.PathLike, **options) -> GroundTrut
 # --------------------------------------------------------------------------- scoring
 
 
-def _label_ids(labels: pd.Series, mode: str) -> tuple[np.ndarray, list[str]]:
+def _label_ids(labels: pd.Series, mode: str,
+               class_table: tuple[str, ...] = SHREC_CLASS_NAMES) -> tuple[np.ndarray, list[str]]:
     """Class id of each submission label as the scorer sees it (−1 = not in the class table)."""
     if mode == "published":
         seen = [name if name == "fiducial" else name.upper() for name in labels]
-        lookup = CLASS_ID
+        lookup = {name: i for i, name in enumerate(class_table)}
+        if class_table != SHREC_CLASS_NAMES:  # the organisers' upper-casing needs SHREC names
+            lookup.update({name.upper(): i for i, name in enumerate(class_table)})
     else:
         seen = [name.upper() for name in labels]
-        lookup = {name.upper(): i for name, i in CLASS_ID.items()}
+        lookup = {name.upper(): i for i, name in enumerate(class_table)}
     ids = np.array([lookup.get(name, -1) for name in seen], dtype=np.int64)
     return ids, seen
 
@@ -361,16 +371,18 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
         "hits_on_excluded": int(np.count_nonzero(on_excluded)),
     })
 
-    label_ids, seen_labels = _label_ids(picks["class_name"], mode)
+    table = truth.class_table
+    label_ids, seen_labels = _label_ids(picks["class_name"], mode, table)
     first_label = label_ids[first_rows]
     unknown = sorted({seen_labels[r] for r, lid in zip(first_rows, first_label, strict=True)
                       if lid < 0})
-    excluded_ids = [CLASS_ID[c] for c in EXCLUDED_CLASSES]
+    excluded_ids = [i for i, name in enumerate(table) if name in EXCLUDED_CLASSES]
     predicted = np.zeros(len(excluded), dtype=np.int64)
     predicted[found_ids - 1] = np.where(np.isin(first_label, excluded_ids), 0,
                                         np.maximum(first_label, 0))
-    actual = np.array([CLASS_ID[name] for name in truth.class_names], dtype=np.int64)
-    classification, warnings = _classification(actual[~excluded], predicted[~excluded])
+    ids = {name: i for i, name in enumerate(table)}
+    actual = np.array([ids[name] for name in truth.class_names], dtype=np.int64)
+    classification, warnings = _classification(actual[~excluded], predicted[~excluded], table)
     hits_all = np.bincount(hit[hit > 0], minlength=len(excluded) + 1)[1:]
     if mode == "published":  # Q3: vesicles in N, 4V94 not; Q4: hits on excluded stay in RR
         counted_in_n = np.array([name != "4V94" for name in truth.class_names], dtype=bool)
@@ -380,7 +392,8 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
     units = Units(class_id=actual, predicted_class_id=predicted, hits=hits_all,
                   counted_in_n=counted_in_n.astype(np.int64), hits_in_rr=hits_in_rr,
                   scored=(~excluded).astype(np.int64),
-                  false_positive_lines=int(np.count_nonzero(hit == 0)))
+                  false_positive_lines=int(np.count_nonzero(hit == 0)),
+                  class_names=tuple(table))
     if unknown:
         warnings.insert(0, (
             f"first hits labelled {', '.join(map(repr, unknown))} (not in the class table) were "
@@ -429,10 +442,11 @@ def _localization_numbers(*, rr: int, n_truth: int, hits_per_particle: np.ndarra
     }
 
 
-def _classification(actual: np.ndarray, predicted: np.ndarray) -> tuple[dict, list[str]]:
+def _classification(actual: np.ndarray, predicted: np.ndarray,
+                    table: tuple[str, ...] = SHREC_CLASS_NAMES) -> tuple[dict, list[str]]:
     present = set(actual.tolist()) | set(predicted.tolist()) | {0}
     labels = sorted(present)
-    names = [SHREC_CLASS_NAMES[i] for i in labels]
+    names = [table[i] for i in labels]
     matrix = confusion_counts(actual, predicted, labels)
     per_class = one_vs_rest_statistics(matrix, names)
     scored_f1 = [s["F1"] for n, s in per_class.items() if n != "background"]
@@ -445,7 +459,7 @@ def _classification(actual: np.ndarray, predicted: np.ndarray) -> tuple[dict, li
         "accuracy": float(np.trace(matrix) / total) if total else math.nan,
         "f1_macro": float(np.mean(scored_f1)) if scored_f1 else math.nan,
     }
-    absent = [n for n, i in SCORED_LABEL_IDS.items() if i not in present]
+    absent = [n for i, n in enumerate(table) if n not in EXCLUDED_CLASSES and i not in present]
     warnings = []
     if absent:
         warnings.append(
@@ -473,9 +487,28 @@ def evaluate_submission(
     drawn with ``rng(seed, "bootstrap")``; see :mod:`tomobench.evaluation.bootstrap`) blocks;
     JSON-ready after :func:`json_ready`.
     """
+    picks = read_picks(picks_path, score_column=False)  # columns after z are ignored
+    return evaluate_picks(truth, picks, source=str(picks_path), mode=mode,
+                          czii_radius_fraction=czii_radius_fraction, czii_beta=czii_beta,
+                          fiducial_radius_nm=fiducial_radius_nm,
+                          bootstrap_resamples=bootstrap_resamples, seed=seed)
+
+
+def evaluate_picks(
+    truth: GroundTruth,
+    picks: pd.DataFrame,
+    *,
+    source: str,
+    mode: str = "published",
+    czii_radius_fraction: float = 0.5,
+    czii_beta: float = 4.0,
+    fiducial_radius_nm: float | None = None,
+    bootstrap_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """:func:`evaluate_submission` of picks already read (``source`` names them)."""
     from tomobench.evaluation.czii import czii_score
 
-    picks = read_picks(picks_path, score_column=False)  # columns after z are ignored
     result = score_picks(truth, picks, mode=mode)
     result["czii"] = czii_score(
         truth,
@@ -494,7 +527,7 @@ def evaluate_submission(
         "particles": len(truth.class_names),
         "excluded": {c: int(counts.get(c, 0)) for c in EXCLUDED_CLASSES},
     }
-    result["picks"] = {"path": str(picks_path), "lines": len(picks)}
+    result["picks"] = {"path": source, "lines": len(picks)}
     result["confidence_intervals"] = bootstrap_intervals(
         Units.from_json(result["units"]), bootstrap_resamples, rng(seed, "bootstrap"))
     return result

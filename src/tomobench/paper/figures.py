@@ -18,22 +18,50 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
-from tomobench.evaluation.confusion import plot_confusion, reorder_confusion
+from tomobench.evaluation.confusion import (
+    count_colorbar,
+    plot_confusion,
+    reorder_confusion,
+    without_background_row,
+)
 from tomobench.evaluation.controls import is_control_label
 from tomobench.evaluation.czii import PARTICLE_RADIUS_NM
 from tomobench.paper.tables import point_columns
 
+#: Largest PNG width (pixels): wide figures get fewer dots per inch, never more than 200.
+MAX_PNG_WIDTH_PX = 2400
+
 
 def save_figure(figure: Figure, png_path: str | os.PathLike,
-                pdf_path: str | os.PathLike | None = None) -> None:
-    """Save as PNG (200 dpi) and PDF, reproducibly (no creation dates)."""
+                pdf_path: str | os.PathLike | None = None, *, pdf: bool = True) -> None:
+    """Save as PNG (200 dpi, at most :data:`MAX_PNG_WIDTH_PX` wide) and PDF (unless
+    ``pdf=False``), reproducibly (no creation dates)."""
     png_path = Path(png_path)
-    pdf_path = Path(pdf_path) if pdf_path else png_path.with_suffix(".pdf")
-    for path, metadata in ((png_path, {}), (pdf_path, {"CreationDate": None, "ModDate": None})):
+    dpi = min(200.0, MAX_PNG_WIDTH_PX / figure.get_figwidth())
+    targets = [(png_path, {})]
+    if pdf:
+        targets.append((Path(pdf_path) if pdf_path else png_path.with_suffix(".pdf"),
+                        {"CreationDate": None, "ModDate": None}))
+    for path, metadata in targets:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        figure.savefig(tmp, dpi=200, metadata=metadata)
+        figure.savefig(tmp, dpi=dpi, metadata=metadata)
         os.replace(tmp, path)
+
+
+def panel_axes(figure: Figure, count: int, columns: int | None = None) -> list:
+    """``count`` axes in rows of ``columns`` (default ``ceil(sqrt(count))``); a shorter last
+    row is centred, so no empty panel is left in the grid."""
+    columns = columns or max(1, int(np.ceil(np.sqrt(count))))
+    rows = int(np.ceil(count / columns))
+    grid = figure.add_gridspec(rows, 2 * columns)
+    axes = []
+    for k in range(count):
+        row, column = divmod(k, columns)
+        in_row = min(columns, count - row * columns)
+        start = 2 * column + (columns - in_row)
+        axes.append(figure.add_subplot(grid[row, start:start + 2]))
+    return axes
 
 
 def _class_colours(classes) -> dict[str, tuple]:
@@ -119,20 +147,22 @@ def f1_vs_weight_figure(class_f1: pd.DataFrame, weights_kda: Mapping[str, float]
 
 def confusion_matrices_figure(confusions: Mapping[str, pd.DataFrame],
                               weights_kda: Mapping[str, float]) -> Figure:
-    """Figure 11: one confusion matrix per method; background, proteins light to heavy, rest."""
-    n = len(confusions)
-    columns = min(n, 2)
-    rows = int(np.ceil(n / columns))
+    """Figure 11: one confusion matrix per method. Rows: true classes (proteins light to heavy,
+    then the rest); columns: the same plus ``background`` (missed) last. Integer colour bars."""
     labels = []
     for frame in confusions.values():
         labels.extend(name for name in frame.index if name not in labels)
     order = ["background", *weight_order([c for c in labels if c != "background"], weights_kda)]
-    size = 2.5 + 0.4 * len(order)
-    figure = Figure(figsize=(columns * (size + 1.2), rows * size), layout="constrained")
-    for k, (method, frame) in enumerate(confusions.items()):
-        ax = figure.add_subplot(rows, columns, k + 1)
-        image = plot_confusion(ax, reorder_confusion(frame, order), title=str(method))
-        figure.colorbar(image, ax=ax, shrink=0.7, label="particles")
+    columns = min(len(confusions), 3)
+    rows = int(np.ceil(len(confusions) / columns))
+    cell_in = 0.3
+    side = 1.4 + cell_in * len(order)
+    figure = Figure(figsize=(columns * (side + 1.0), rows * (side + 0.5)), layout="compressed")
+    for ax, (method, frame) in zip(panel_axes(figure, len(confusions), columns),
+                                   confusions.items(), strict=True):
+        shown = without_background_row(reorder_confusion(frame, order))
+        image = plot_confusion(ax, shown, title=str(method))
+        count_colorbar(figure, image, ax, shrink=0.8)
     return figure
 
 
@@ -173,9 +203,10 @@ def central_slice_figure(
     columns = min(len(panels), 3)
     rows = int(np.ceil(len(panels) / columns))
     aspect = image.shape[0] / image.shape[1]
-    figure = Figure(figsize=(4.6 * columns, 4.6 * aspect * rows + 0.9), layout="constrained")
-    for k, (method, method_picks) in enumerate(panels):
-        ax = figure.add_subplot(rows, columns, k + 1)
+    # "compressed" packs the fixed-aspect images without bands of empty space between them
+    figure = Figure(figsize=(4.2 * columns, 4.2 * aspect * rows + 1.0), layout="compressed")
+    for ax, (method, method_picks) in zip(panel_axes(figure, len(panels), columns), panels,
+                                          strict=True):
         ax.imshow(image, cmap="gray", vmin=low, vmax=high, origin="lower")
         for row in truth.itertuples(index=False):
             radius = radii.get(row.class_name, 10.0) / voxel_size_nm
@@ -213,3 +244,36 @@ def read_molecular_weights(paths) -> dict[str, float]:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise InputError(f"{path}: no molecular_weight_kda ({error})") from error
     return weights
+
+
+def class_mask_slice_figure(image: np.ndarray, labels: np.ndarray, *, voxel_size_nm: float,
+                            title: str) -> Figure:
+    """A tomogram slice with the outlines of the ground-truth class mask in the same slice.
+
+    Parameters
+    ----------
+    image, labels : ndarray
+        ``(y, x)`` slice of the reconstruction and of ``class_mask.mrc`` (SHREC class ids).
+    """
+    from matplotlib import colormaps
+
+    from tomobench.classes import SHREC_CLASS_NAMES
+
+    low, high = np.percentile(image, [1, 99])
+    aspect = image.shape[0] / image.shape[1]
+    figure = Figure(figsize=(7.6, 6.0 * aspect + 0.8), layout="compressed")
+    ax = figure.add_subplot()
+    ax.imshow(image, cmap="gray", vmin=low, vmax=high, origin="lower")
+    cmap = colormaps["tab20"]
+    present = [int(c) for c in np.unique(labels) if c > 0]
+    for c in present:
+        ax.contour((labels == c).astype(float), levels=[0.5], colors=[cmap(c % 20)],
+                   linewidths=0.9, origin="lower")
+    handles = [Line2D([], [], color=cmap(c % 20), label=SHREC_CLASS_NAMES[c]) for c in present]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                  frameon=False, title="class")
+    ax.set_title(title)
+    ax.set_xlabel(f"x (voxels of {voxel_size_nm:g} nm)")
+    ax.set_ylabel("y (voxels)")
+    return figure

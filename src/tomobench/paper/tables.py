@@ -5,8 +5,8 @@ matrices, the CZII counts) and recomputing the ratios; AD is the TP-weighted mea
 bootstrap intervals of recall, precision, F1, per-class and size-group F1 are computed on the
 pooled resampling units of the tomograms (:mod:`tomobench.evaluation.bootstrap`) and stored as
 columns ``<metric>_lo`` and ``<metric>_hi``.
-Tables are written as CSV (full precision), Markdown and LaTeX (3 decimals, "–" for missing,
-an interval as ``0.630 [0.570, 0.690]``).
+Tables are written as CSV (full precision), Markdown, LaTeX and HTML (3 decimals, "–" for
+missing, an interval as ``0.630 [0.570, 0.690]``).
 """
 
 from __future__ import annotations
@@ -376,8 +376,44 @@ def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+_HTML_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1em;
+       color: #1f2933; }
+table { border-collapse: collapse; font-size: 13px; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.6em; }
+th, td { padding: 0.25em 0.5em; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
+th { background: #f0f2f5; position: sticky; top: 0; }
+td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.text, th.text { text-align: left; }
+tbody tr:hover { background: #f7f9fb; }
+"""
+
+
+def to_html(frame: pd.DataFrame, *, caption: str = "") -> str:
+    """A standalone HTML page with ``frame`` as a table (cells as in Markdown, intervals merged;
+    numbers right-aligned), for the Snakemake report, which shows HTML files inline."""
+    from html import escape
+
+    numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+    frame = _merge_intervals(frame)
+    table = frame.reset_index() if frame.index.name else frame
+    kinds = ["number" if c in numeric else "text" for c in table.columns]
+    header = "".join(f'<th class="{k}">{escape(str(c))}</th>'
+                     for c, k in zip(table.columns, kinds, strict=True))
+    rows = []
+    for row in table.itertuples(index=False):
+        cells = _cells(row, table.columns) if len(table.columns) else []
+        rows.append("<tr>" + "".join(f'<td class="{k}">{escape(v)}</td>'
+                                     for v, k in zip(cells, kinds, strict=True)) + "</tr>")
+    title = escape(caption)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{title}</title>\n<style>{_HTML_STYLE}</style>\n</head>\n<body>\n"
+            f"<table>\n<caption>{title}</caption>\n<thead><tr>{header}</tr></thead>\n"
+            f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n</body>\n</html>\n")
+
+
 def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: str = "") -> None:
-    """Write ``frame`` as ``<stem>.csv``, ``<stem>.md`` and ``<stem>.tex`` beside ``csv_path``."""
+    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.tex`` and ``.html`` beside ``csv_path``."""
     from tomobench.atomic import write_text_atomic
 
     csv_path = Path(csv_path)
@@ -388,3 +424,4 @@ def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: st
     write_text_atomic(stem.with_suffix(".md"), to_markdown(frame))
     write_text_atomic(stem.with_suffix(".tex"),
                        to_latex(frame, caption=caption, label=f"tab:{stem.name}"))
+    write_text_atomic(stem.with_suffix(".html"), to_html(frame, caption=caption))

@@ -1,10 +1,9 @@
-"""Rotations: Euler-angle convention, SO(3) sampling and cubic B-spline volume rotation.
+"""Rotations: SO(3) sampling and cubic B-spline volume rotation.
 
-Convention (used in ``particle_locations.txt``): angles ``(a1, a2, a3)`` in degrees are
-*extrinsic* ZXZ: rotate the particle about the fixed z axis by a1, then about the fixed x axis
-by a2, then about z by a3 (scipy ``Rotation.from_euler("zxz", ...)``); the matrix acts on
-``(x, y, z)`` column vectors, R = Rz(a3) Rx(a2) Rz(a1). A rotated particle's potential is
-``q(r) = p(Rᵀ (r − c) + c)`` about its centre voxel ``c = n // 2``.
+Angles follow the one convention of :mod:`tomobench.orientation` (the SHREC 2021 one):
+``(a1, a2, a3)`` in degrees give R = Rz(a1) Rx(a2) Rz(a3) acting on ``(x, y, z)`` column vectors.
+A rotated particle's potential is ``q(r) = p(Rᵀ (r − c) + c)`` about its centre voxel
+``c = n // 2``.
 """
 
 from __future__ import annotations
@@ -13,21 +12,25 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
+from tomobench.orientation import euler_deg_from_rotation, rotation_matrix_xyz
+
+__all__ = ["Rotator", "rotate_volume", "rotation_matrix_xyz", "sample_euler_angles_deg"]
+
 ORIENTATION_SAMPLINGS = ("uniform", "faithful")
 
 
 def sample_euler_angles_deg(rng: np.random.Generator, count: int, sampling: str) -> np.ndarray:
-    """Draw ``count`` ZXZ Euler triples (degrees), shape ``(count, 3)``.
+    """Draw ``count`` Euler triples (degrees, :mod:`tomobench.orientation`), shape ``(count, 3)``.
 
     ``uniform``: Haar measure on SO(3). ``faithful``: the SHREC'21 draw (survey §4.5):
-    a1 = arccos(2u − 1) (a polar-type angle used as the *first z* rotation), a2, a3 ~ U(0, 360),
+    a1 = arccos(2u − 1) (a polar-type angle used as a *z* rotation), a2, a3 ~ U(0, 360),
     so that cos(a2) — the z component of the rotated z axis — is arcsine-distributed instead of
     uniform (≈2× too many particles with their z axis near ±z).
     """
     if sampling == "uniform":
         if count == 0:
             return np.zeros((0, 3))
-        return Rotation.random(count, random_state=rng).as_euler("zxz", degrees=True)
+        return euler_deg_from_rotation(Rotation.random(count, random_state=rng))
     if sampling == "faithful":
         u = rng.random((count, 3))
         return np.stack(
@@ -36,11 +39,6 @@ def sample_euler_angles_deg(rng: np.random.Generator, count: int, sampling: str)
     raise ValueError(
         f"orientation sampling must be one of {ORIENTATION_SAMPLINGS}, got {sampling!r}"
     )
-
-
-def rotation_matrix_xyz(angles_deg) -> np.ndarray:
-    """3×3 matrix acting on ``(x, y, z)`` vectors for ZXZ extrinsic angles (degrees)."""
-    return Rotation.from_euler("zxz", np.asarray(angles_deg, dtype=float), degrees=True).as_matrix()
 
 
 def rotate_volume(volume: np.ndarray, angles_deg, order: int = 3) -> np.ndarray:
@@ -124,7 +122,8 @@ class Rotator:
         return source
 
     def rotate(self, angles_deg) -> np.ndarray:
-        """The potential rotated by ZXZ angles (degrees), complex64 of the input shape."""
+        """The potential rotated by Euler angles (degrees, tomobench.orientation), complex64
+        of the input shape."""
         return self._rotate_potential(self._source(angles_deg))
 
     def rotate_with_solid(self, angles_deg) -> tuple[np.ndarray, np.ndarray]:

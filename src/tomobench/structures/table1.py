@@ -101,10 +101,10 @@ def _cell(value: float, column: str) -> str:
     return f"{value:.3f}" if column in ("sphericity", "effective_radius_nm") else f"{value:.1f}"
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """Markdown: per column 'ours / paper (Δ%)'."""
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown in Markdown and HTML: per column 'ours / paper (Δ%)' strings."""
     header = ["PDB", "name", "source", *[_SHORT[c] for c in TABLE1_COLUMNS]]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for _, r in table.iterrows():
         cells = [r["pdb_id"], r["name"], r["source"]]
         for c in TABLE1_COLUMNS:
@@ -112,7 +112,15 @@ def to_markdown(table: pd.DataFrame) -> str:
                 f"{_cell(r[f'{c}_ours'], c)} / {_cell(r[f'{c}_paper'], c)} "
                 f"({100 * r[f'{c}_rel_diff']:+.1f}%)"
             )
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    return pd.DataFrame(rows, columns=header)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Markdown: per column 'ours / paper (Δ%)'."""
+    shown = display_table(table)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ distance is 0.50 δ
 (see ``tests/test_template_matching.py::test_rotation_set_covers_so3``).
 
 Rotations act on ``(x, y, z)`` coordinate vectors (scipy ``Rotation``); Euler angles are
-reported as ZXZ (intrinsic, degrees), the SHREC ``particle_locations.txt`` convention.
+reported in the one convention of :mod:`tomobench.orientation` (``particle_locations.txt``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+
+from tomobench.orientation import euler_deg_from_rotation
 
 # The constants of the super-Fibonacci spiral: φ = √2 and ψ, the real root of ψ⁴ = ψ + 4.
 _PHI = math.sqrt(2.0)
@@ -59,8 +61,8 @@ def chunk_indices(count: int, chunks: int, chunk: int) -> np.ndarray:
 
 
 def euler_zxz_deg(rotations: Rotation) -> np.ndarray:
-    """Intrinsic ZXZ Euler angles (degrees) of ``rotations``, shape ``(n, 3)``."""
-    return rotations.as_euler("ZXZ", degrees=True).reshape(-1, 3)
+    """``particle_locations.txt`` Euler angles (degrees) of ``rotations``, shape ``(n, 3)``."""
+    return euler_deg_from_rotation(rotations)
 
 
 def angular_distance_deg(a: Rotation, b: Rotation) -> np.ndarray:
