@@ -13,7 +13,6 @@ rule evaluate_picks:
         occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
         locations="results/{name}/data/model_{i}/particle_locations.txt",
         picks="results/{name}/picks/{method}/model_{i}.txt",
-        code=code("evaluate.py"),
     output:
         json="results/{name}/evaluation/{method}/model_{i}.json",
         text="results/{name}/evaluation/{method}/model_{i}.txt",
@@ -28,6 +27,7 @@ rule evaluate_picks:
     resources:
         mem_mb=2000,
     params:
+        code=code("evaluate.py"),
         evaluation=evaluation_params,
     script:
         "../scripts/evaluate.py"

@@ -11,7 +11,6 @@ include: "paper_functions.smk"
 rule table_localization:
     input:
         evaluations=evaluation_files,
-        code=code("table_localization.py"),
     output:
         **table_outputs(3),
     log:
@@ -24,6 +23,7 @@ rule table_localization:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_localization.py"),
         evaluations=method_evaluations,
         paper_names=paper_names(),
     script:
@@ -33,7 +33,6 @@ rule table_localization:
 rule table_class_f1:
     input:
         evaluations=evaluation_files,
-        code=code("table_class_f1.py"),
     output:
         **table_outputs(4),
     log:
@@ -46,6 +45,7 @@ rule table_class_f1:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_class_f1.py"),
         evaluations=method_evaluations,
         paper_names=paper_names(),
     script:
@@ -55,7 +55,6 @@ rule table_class_f1:
 rule table_size_groups:
     input:
         potentials=potential_metadata,
-        code=code("table_size_groups.py"),
     output:
         **table_outputs(5),
     log:
@@ -67,6 +66,8 @@ rule table_size_groups:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        code=code("table_size_groups.py"),
     script:
         "../scripts/table_size_groups.py"
 
@@ -74,7 +75,6 @@ rule table_size_groups:
 rule table_size_group_f1:
     input:
         evaluations=evaluation_files,
-        code=code("table_size_group_f1.py"),
     output:
         **table_outputs(6),
     log:
@@ -87,6 +87,7 @@ rule table_size_group_f1:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_size_group_f1.py"),
         evaluations=method_evaluations,
         paper_names=paper_names(),
     script:
@@ -96,7 +97,6 @@ rule table_size_group_f1:
 rule table_timings:
     input:
         benchmarks=timing_files,
-        code=code("table_timings.py"),
     output:
         **table_outputs(7),
     log:
@@ -109,6 +109,7 @@ rule table_timings:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_timings.py"),
         benchmarks=timing_benchmarks,
         paper_names=paper_names(),
     script:
@@ -120,7 +121,6 @@ rule figure_central_slice:
         unpack(central_slice_picks),
         reconstruction=f"results/{{name}}/data/model_{TEST_IDS[0]}/reconstruction.mrc",
         locations=f"results/{{name}}/data/model_{TEST_IDS[0]}/particle_locations.txt",
-        code=code("figure_central_slice.py"),
     output:
         **figure_outputs(4),
     log:
@@ -133,6 +133,7 @@ rule figure_central_slice:
     resources:
         mem_mb=2000,
     params:
+        code=code("figure_central_slice.py"),
         methods=list(METHODS),
         tomogram=f"model_{TEST_IDS[0]}",
         radii_nm=central_slice_radii_nm(),
@@ -143,7 +144,6 @@ rule figure_central_slice:
 rule figure_cumulative_f1:
     input:
         evaluations=evaluation_files,
-        code=code("figure_cumulative_f1.py"),
     output:
         **figure_outputs(9),
     log:
@@ -156,6 +156,7 @@ rule figure_cumulative_f1:
     resources:
         mem_mb=1000,
     params:
+        code=code("figure_cumulative_f1.py"),
         evaluations=method_evaluations,
     script:
         "../scripts/figure_cumulative_f1.py"
@@ -165,7 +166,6 @@ rule figure_f1_vs_weight:
     input:
         evaluations=evaluation_files,
         potentials=potential_metadata,
-        code=code("figure_f1_vs_weight.py"),
     output:
         **figure_outputs(10),
     log:
@@ -178,6 +178,7 @@ rule figure_f1_vs_weight:
     resources:
         mem_mb=1000,
     params:
+        code=code("figure_f1_vs_weight.py"),
         evaluations=method_evaluations,
     script:
         "../scripts/figure_f1_vs_weight.py"
@@ -187,7 +188,6 @@ rule figure_confusion_matrices:
     input:
         evaluations=evaluation_files,
         potentials=potential_metadata,
-        code=code("figure_confusion_matrices.py"),
     output:
         **figure_outputs(11),
     log:
@@ -200,6 +200,7 @@ rule figure_confusion_matrices:
     resources:
         mem_mb=1000,
     params:
+        code=code("figure_confusion_matrices.py"),
         evaluations=method_evaluations,
     script:
         "../scripts/figure_confusion_matrices.py"
