@@ -25,15 +25,15 @@ PICK_COLUMNS = ["class_name", "x", "y", "z", "score"]
 def _text_lines(path: Path):
     """``(line number, line)`` of a UTF-8 text file; ``InputError`` naming file and line when
     the bytes are not text (a binary file given by mistake)."""
-    line_number = 0
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                yield line_number, line
-    except UnicodeDecodeError as error:
-        byte = error.object[error.start]
-        raise InputError(f"{path}:{line_number + 1}: not UTF-8 text (byte 0x{byte:02x}); "
-                         "expected a whitespace-separated text file") from None
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                yield line_number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"{path}:{line_number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                    f"column {error.start + 1}); expected a whitespace-separated text file"
+                ) from None
 
 
 def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
