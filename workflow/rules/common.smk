@@ -69,15 +69,15 @@ GOLD_IDS = list(range(config["potential"]["gold_library_size"]))
 METHODS = config["methods"]
 
 
-# The config as a whole (ranges, sizes, files, GPU) before any job starts. The GPU is only
-# looked for where jobs run locally: not in cluster jobs, nor when --jobs sends them elsewhere.
-with one_line_errors():
-    for warning in check_config(
-        config,
-        check_device=workflow.is_main_process
-        and workflow.resource_settings.nodes is None,
-    ):
-        print(f"tomobench: warning: {warning}", file=sys.stderr)
+# The config as a whole (ranges, sizes, files, GPU) before any job starts, once, in the main
+# process (cluster jobs re-read this file). The GPU is only looked for where jobs run locally,
+# not when --jobs sends them to a cluster.
+if workflow.is_main_process:
+    with one_line_errors():
+        for warning in check_config(
+            config, check_device=workflow.resource_settings.nodes is None
+        ):
+            print(f"tomobench: warning: {warning}", file=sys.stderr)
 
 
 def _regex_alternatives(names):
