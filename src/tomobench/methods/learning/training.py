@@ -284,6 +284,10 @@ def train(
         "best_step": int(best["step"]),
         "best_validation_loss": best["score"] if validation_batches else None,
         "history": history,
+        # float sums run in another order with another thread count: the learned weights are
+        # reproducible at a fixed count (Snakemake's threads of train_learning)
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
     }
     if state_path:
         Path(state_path).unlink(missing_ok=True)
