@@ -507,6 +507,7 @@ def _copy_run(source: Path, destination: Path) -> Path:
 
 def _clone(destination: Path) -> Path:
     """A second copy of the workflow (another clone path): Snakefile, rules, scripts, config."""
+    destination.mkdir(parents=True)
     for part in ("Snakefile", "workflow", "config", "profiles", "envs"):
         source = REPO_ROOT / part
         if source.is_dir():
