@@ -24,11 +24,22 @@ include: "workflow/rules/formats.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Before the first job of a real run (not a dry run): a read-only output folder is one line
+# naming it instead of a traceback from the job that first writes there.
+onstart:
+    with one_line_errors():
+        check_writable(f"results/{RUN_NAME}")
+
+
+# `all` lists every kept output, intermediates included: a deleted pick file, potential or
+# model is rebuilt (with what depends on it) instead of "Nothing to be done".
 rule all:
     default_target: True
     input:
         f"results/{RUN_NAME}/config.yaml",
+        structure_outputs(RUN_NAME),
         dataset_outputs(RUN_NAME),
+        method_outputs(RUN_NAME),
         evaluation_outputs(RUN_NAME),
         paper_outputs(RUN_NAME),
 
@@ -57,6 +68,7 @@ rule record_config:
     resources:
         mem_mb=500,
     params:
+        code=code("record_config.py"),
         config=config,
     script:
         "workflow/scripts/record_config.py"

@@ -15,7 +15,6 @@ rule pick_control:
         locations="results/{name}/data/model_{i}/particle_locations.txt",
         occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
         scene="results/{name}/data/model_{i}/scene_parameters.json",
-        code=code("pick_control.py"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -30,6 +29,7 @@ rule pick_control:
     resources:
         mem_mb=1000,
     params:
+        code=code("pick_control.py"),
         seed=SEED,
     script:
         "../scripts/pick_control.py"
@@ -40,7 +40,6 @@ rule evaluate_picks:
         occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
         locations="results/{name}/data/model_{i}/particle_locations.txt",
         picks="results/{name}/picks/{method}/model_{i}.txt",
-        code=code("evaluate.py"),
     output:
         json="results/{name}/evaluation/{method}/model_{i}.json",
         text="results/{name}/evaluation/{method}/model_{i}.txt",
@@ -55,6 +54,7 @@ rule evaluate_picks:
     resources:
         mem_mb=2000,
     params:
+        code=code("evaluate.py"),
         evaluation=evaluation_params,
     script:
         "../scripts/evaluate.py"

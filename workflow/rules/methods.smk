@@ -5,6 +5,9 @@
 # template_matching config section only, so TM and TM-F reuse it and changing an extraction
 # parameter of a method (methods.<M>) re-runs pick_template_matching alone.
 # ---------------------------------------------------------------------------------------------
+include: "methods_functions.smk"
+
+
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
 # Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
 # the search grid (search_voxel_size_nm).
@@ -33,7 +36,6 @@ rule calibrate_dog:
             "results/{{name}}/data/model_{i}/particle_locations.txt",
             i=TRAINING_IDS + VALIDATION_IDS,
         ),
-        code=code("calibrate_dog.py"),
     output:
         "results/{name}/models/{method}/dog_calibration.json",
     log:
@@ -48,6 +50,7 @@ rule calibrate_dog:
     resources:
         mem_mb=3000,
     params:
+        code=code("calibrate_dog.py"),
         method=method_params,
         classes=PROTEIN_CLASSES,
     script:
@@ -57,7 +60,6 @@ rule calibrate_dog:
 rule pick_dog:
     input:
         unpack(dog_calibration),
-        code=code("pick_dog.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
@@ -73,6 +75,7 @@ rule pick_dog:
     resources:
         mem_mb=3000,
     params:
+        code=code("pick_dog.py"),
         method=method_params,
         classes=PROTEIN_CLASSES,
     script:
@@ -81,7 +84,6 @@ rule pick_dog:
 
 rule match_templates:
     input:
-        code=code("match_templates.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
         acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
         potential="results/{name}/potentials/{pdb_id}.mrc",
@@ -103,6 +105,7 @@ rule match_templates:
         mem_mb=TM_MEM_MB,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
+        code=code("match_templates.py"),
         settings=config["template_matching"],
         class_name=lambda wildcards: wildcards.pdb_id,
         chunk=lambda wildcards: int(wildcards.chunk),
@@ -118,7 +121,6 @@ rule match_templates:
 
 rule pick_template_matching:
     input:
-        code=code("pick_template_matching.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
         # every class and rotation chunk of tomogram {i}, class-major
         searches=expand(
@@ -150,6 +152,7 @@ rule pick_template_matching:
     resources:
         mem_mb=3000,
     params:
+        code=code("pick_template_matching.py"),
         method=method_params,
         classes=PROTEIN_CLASSES,
         rotation_chunks=len(TM_CHUNKS),
@@ -184,7 +187,6 @@ rule train_learning:
             )
             for key, file_name in LEARNING_FILES.items()
         },
-        code=code("train_learning.py"),
     output:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
         report="results/{name}/models/{method}/training.json",
@@ -201,6 +203,7 @@ rule train_learning:
         mem_mb=4000,
         gpu=1,
     params:
+        code=code("train_learning.py"),
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         training=lambda wildcards: dict(METHODS[wildcards.method].get("training") or {}),
         seed=SEED,
@@ -215,7 +218,6 @@ rule pick_learning:
     input:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
         reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
-        code=code("pick_learning.py"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -231,6 +233,7 @@ rule pick_learning:
         mem_mb=4000,
         gpu=1,
     params:
+        code=code("pick_learning.py"),
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         inference=lambda wildcards: dict(
             METHODS[wildcards.method].get("inference") or {}

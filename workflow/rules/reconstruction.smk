@@ -5,7 +5,6 @@ rule reconstruct:
     input:
         projections="results/{name}/data/model_{i}/projections.mrc",
         alignment="results/{name}/data/model_{i}/alignment_simulated.txt",
-        code=code("reconstruct.py"),
     output:
         reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
     log:
@@ -18,6 +17,7 @@ rule reconstruct:
     resources:
         mem_mb=_reconstruction_mem_mb,
     params:
+        code=code("reconstruct.py"),
         config=_reconstruction_config(),
     script:
         "../scripts/reconstruct.py"
@@ -27,7 +27,6 @@ rule render_central_slice:
     input:
         reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
         class_mask="results/{name}/data/model_{i}/class_mask.mrc",
-        code=code("render_central_slice.py"),
     output:
         report(
             "results/{name}/figures/model_{i}_central_slice.png",
@@ -44,5 +43,7 @@ rule render_central_slice:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        code=code("render_central_slice.py"),
     script:
         "../scripts/render_central_slice.py"

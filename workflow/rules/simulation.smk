@@ -7,7 +7,6 @@ include: "simulation_functions.smk"
 rule simulate_scene:
     input:
         unpack(potential_files),
-        code=code("simulate_scene.py"),
     output:
         grandmodel="results/{name}/data/model_{i}/grandmodel.mrc",
         class_mask="results/{name}/data/model_{i}/class_mask.mrc",
@@ -25,6 +24,7 @@ rule simulate_scene:
     resources:
         mem_mb=_simulation_mem_mb,
     params:
+        code=code("simulate_scene.py"),
         config=_simulation_config(),
         seed=SEED,
     script:
@@ -34,7 +34,6 @@ rule simulate_scene:
 rule simulate_tilt_series:
     input:
         unbinned="results/{name}/work/model_{i}/grandmodel_unbinned.mrc",
-        code=code("simulate_tilt_series.py"),
     output:
         projections="results/{name}/data/model_{i}/projections.mrc",
         alignment="results/{name}/data/model_{i}/alignment_simulated.txt",
@@ -50,6 +49,7 @@ rule simulate_tilt_series:
         mem_mb=_simulation_mem_mb,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
+        code=code("simulate_tilt_series.py"),
         config=_simulation_config(),
         seed=SEED,
         device=DEVICE,

@@ -5,8 +5,6 @@ include: "structures_functions.smk"
 
 
 rule fetch_structure:
-    input:
-        code=code("fetch_structure.py"),
     output:
         STRUCTURE_CACHE_PATTERN,
     log:
@@ -19,13 +17,14 @@ rule fetch_structure:
     threads: 1
     resources:
         mem_mb=500,
+    params:
+        code=code("fetch_structure.py"),
     script:
         "../scripts/fetch_structure.py"
 
 
 rule compute_potential:
     input:
-        code=code("compute_potential.py"),
         structure=structure_source,
     output:
         mrc="results/{name}/potentials/{pdb_id}.mrc",
@@ -41,6 +40,7 @@ rule compute_potential:
         mem_mb=3000,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
+        code=code("compute_potential.py"),
         options=_potential_options(),
         device=DEVICE,
     script:
@@ -48,8 +48,6 @@ rule compute_potential:
 
 
 rule compute_vesicle_potential:
-    input:
-        code=code("compute_vesicle_potential.py"),
     output:
         "results/{name}/potentials/vesicle_{k}.mrc",
     log:
@@ -62,6 +60,7 @@ rule compute_vesicle_potential:
     resources:
         mem_mb=4000,
     params:
+        code=code("compute_vesicle_potential.py"),
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
         diameter_nm=list(config["potential"]["vesicle_diameter_nm"]),
@@ -74,8 +73,6 @@ rule compute_vesicle_potential:
 
 
 rule compute_gold_potential:
-    input:
-        code=code("compute_gold_potential.py"),
     output:
         "results/{name}/potentials/gold_{k}.mrc",
     log:
@@ -88,6 +85,7 @@ rule compute_gold_potential:
     resources:
         mem_mb=1000,
     params:
+        code=code("compute_gold_potential.py"),
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
         diameter_nm=list(config["potential"]["gold_diameter_nm"]),

@@ -73,6 +73,17 @@ def _ellipsoid_distance(points, axes_nm: np.ndarray, offset_nm: float) -> np.nda
     return (f - 1.0) / np.maximum(grad, 1e-12)
 
 
+def check_vesicle_sizes(diameter_range_nm, thickness_nm: float) -> tuple[float, float]:
+    """``(min, max)`` outer diameter (nm); ``InputError`` naming the config key unless
+    0 < min <= max and the bilayer is thinner than half the smallest vesicle."""
+    low, high = float(diameter_range_nm[0]), float(diameter_range_nm[1])
+    if not 0 < low <= high:
+        raise InputError(f"potential.vesicle_diameter_nm: need 0 < min <= max, got {low}, {high}")
+    if not 0 < thickness_nm < low / 2:
+        raise InputError(f"potential.membrane_thickness_nm: {thickness_nm} invalid for {low} nm")
+    return low, high
+
+
 def vesicle_potential(
     seed: int,
     index: int,
@@ -89,11 +100,7 @@ def vesicle_potential(
 
     Returns ``(potential (n, n, n) complex64, info)``; the vesicle centre is voxel n//2.
     """
-    low, high = float(diameter_range_nm[0]), float(diameter_range_nm[1])
-    if not 0 < low <= high:
-        raise InputError(f"potential.vesicle_diameter_nm: need 0 < min <= max, got {low}, {high}")
-    if not 0 < thickness_nm < low / 2:
-        raise InputError(f"potential.membrane_thickness_nm: {thickness_nm} invalid for {low} nm")
+    low, high = check_vesicle_sizes(diameter_range_nm, thickness_nm)
     rng = seeding.rng(seed, "vesicle", index)
     diameter = rng.uniform(low, high)
     axes = diameter / 2.0 * np.array([1.0, *rng.uniform(0.8, 1.0, size=2)])

@@ -130,8 +130,27 @@ def _evaluate(network, kind, batches, params, device, autocast) -> float:
 
 def _check_patch(patch_shape, alignment: int, key: str) -> None:
     if any(p % alignment for p in patch_shape):
-        raise InputError(f"{key} {list(patch_shape)} must be a multiple of {alignment} "
+        raise InputError(f"{key}: {list(patch_shape)} must be a multiple of {alignment} "
                          "(2 ** number of poolings)")
+
+
+def check_method_parameters(kind_name: str, training: dict | None, inference: dict | None,
+                            where: str) -> None:
+    """Check a learning method's config before any job runs: known kind and keys, training
+    and inference patch sizes multiples of the network's alignment. ``where`` is the config
+    key of the method (``methods.<name>``) that the ``InputError`` names."""
+    kind = get_kind(kind_name)
+    params = kind.training_params(training, f"{where}.training")
+    inference_params = kind.inference_params(inference, f"{where}.inference")
+    alignment = kind.alignment(params)
+    for section, value in (("training", params["patch_voxels"]),
+                           ("inference", inference_params["patch_voxels"])):
+        key = f"{where}.{section}.patch_voxels"
+        try:
+            shape = patch_shape_of(value)
+        except ValueError as error:
+            raise InputError(f"{key}: {error}") from None
+        _check_patch(shape, alignment, key)
 
 
 def train(
@@ -265,6 +284,10 @@ def train(
         "best_step": int(best["step"]),
         "best_validation_loss": best["score"] if validation_batches else None,
         "history": history,
+        # float sums run in another order with another thread count: the learned weights are
+        # reproducible at a fixed count (Snakemake's threads of train_learning)
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
     }
     if state_path:
         Path(state_path).unlink(missing_ok=True)
