@@ -79,7 +79,7 @@ def test_configfile_replaces_the_default(tmp_path):
     path = tmp_path / "one_method.yaml"
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path))
-    assert jobs["evaluate_picks"] == 1
+    assert jobs["evaluate_picks"] == 1 + 2  # DoG and the two controls
     assert "train_learning" not in jobs and "match_templates" not in jobs
 
 
