@@ -23,6 +23,25 @@ include: "workflow/rules/paper.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Quick rules that read only small files (JSONs, benchmark TSVs): on a cluster they run on the
+# submitting node instead of waiting in the queue.
+localrules:
+    record_config,
+    table_localization,
+    table_class_f1,
+    table_size_groups,
+    table_size_group_f1,
+    table_timings,
+    figure_cumulative_f1,
+    figure_f1_vs_weight,
+    figure_confusion_matrices,
+
+
+# On a SLURM run: stop before the first submission when a job could never start.
+onstart:
+    check_slurm_jobs()
+
+
 rule all:
     default_target: True
     input:

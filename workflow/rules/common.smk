@@ -131,3 +131,6 @@ def potential_files(wildcards):
         "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],
         "gold": [f"{base}/gold_{k}.mrc" for k in GOLD_IDS],
     }
+
+
+include: "cluster_functions.smk"

@@ -26,7 +26,7 @@ rule evaluate_picks:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=tomogram_mem_mb,
     params:
         evaluation=evaluation_params,
     script:

@@ -6,21 +6,6 @@
 # parameter of a method (methods.<M>) re-runs pick_template_matching alone.
 # ---------------------------------------------------------------------------------------------
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
-# Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
-# the search grid (search_voxel_size_nm).
-_TOMOGRAM_VOXELS = (
-    config["tomograms"]["size_xy_voxels"] ** 2 * config["tomograms"]["size_z_voxels"]
-)
-_SEARCH_BINNING = max(
-    1,
-    round(
-        config["template_matching"]["search_voxel_size_nm"]
-        / config["tomograms"]["voxel_size_nm"]
-    ),
-)
-TM_MEM_MB = (
-    500 + (16 * _TOMOGRAM_VOXELS + 56 * _TOMOGRAM_VOXELS // _SEARCH_BINNING**3) // 10**6
-)
 
 
 rule pick_dog:
@@ -39,7 +24,7 @@ rule pick_dog:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=tomogram_mem_mb,
     params:
         method=method_params,
         classes=PROTEIN_CLASSES,
@@ -68,8 +53,8 @@ rule match_templates:
     # Small FFTs gain nothing from a second thread: classes run side by side instead.
     threads: 1
     resources:
-        mem_mb=TM_MEM_MB,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=template_matching_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         settings=config["template_matching"],
         class_name=lambda wildcards: wildcards.pdb_id,
@@ -116,7 +101,7 @@ rule pick_template_matching:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=tm_picks_mem_mb,
     params:
         method=method_params,
         classes=PROTEIN_CLASSES,
@@ -166,8 +151,8 @@ rule train_learning:
         "../../envs/tomobench.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        gpu=1,
+        mem_mb=training_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         training=lambda wildcards: dict(METHODS[wildcards.method].get("training") or {}),
@@ -196,8 +181,8 @@ rule pick_learning:
         "../../envs/tomobench.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        gpu=1,
+        mem_mb=inference_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         inference=lambda wildcards: dict(

@@ -131,7 +131,7 @@ rule figure_central_slice:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=tomogram_mem_mb,
     params:
         methods=list(METHODS),
         tomogram=f"model_{TEST_IDS[0]}",

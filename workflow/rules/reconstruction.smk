@@ -16,7 +16,7 @@ rule reconstruct:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=_reconstruction_mem_mb,
+        mem_mb=reconstruction_mem_mb,
     params:
         config=_reconstruction_config(),
     script:
@@ -42,6 +42,6 @@ rule render_central_slice:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=tomogram_mem_mb,
     script:
         "../scripts/render_central_slice.py"

@@ -23,7 +23,7 @@ rule simulate_scene:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=_simulation_mem_mb,
+        mem_mb=scene_mem_mb,
     params:
         config=_simulation_config(),
         seed=SEED,
@@ -47,8 +47,8 @@ rule simulate_tilt_series:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=_simulation_mem_mb,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=tilt_series_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         config=_simulation_config(),
         seed=SEED,

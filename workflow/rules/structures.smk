@@ -38,8 +38,8 @@ rule compute_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=protein_potential_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         options=_potential_options(),
         device=DEVICE,
@@ -60,7 +60,7 @@ rule compute_vesicle_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=vesicle_mem_mb,
     params:
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
@@ -86,7 +86,7 @@ rule compute_gold_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=gold_mem_mb,
     params:
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
@@ -118,7 +118,7 @@ rule table1_structures:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=table1_mem_mb,
     params:
         classes=PROTEIN_CLASSES,
         options=_potential_options(),
