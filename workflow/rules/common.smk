@@ -13,6 +13,15 @@ from tomobench.workflow_support import code_dependencies
 REPO_ROOT = Path(workflow.basedir)
 DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
 
+# Jobs import tomobench from this checkout in any software environment: the .venv of
+# `make install`, or a conda env built from envs/tomobench.yaml (--sdm conda) wherever
+# Snakemake copied that file. Jobs inherit the variable (SLURM: sbatch --export=ALL).
+_SOURCE_DIR = str(REPO_ROOT / "src")
+if _SOURCE_DIR not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [_SOURCE_DIR, os.environ.get("PYTHONPATH")])
+    )
+
 
 # A configuration given on the command line (--configfile) *replaces* the default one: the
 # default is only loaded when no --configfile was given (--config key=value still applies).
