@@ -142,9 +142,12 @@ def template_matching_mem_mb(wildcards, attempt):
 
 
 def tm_picks_mem_mb(wildcards, attempt):
-    """pick_template_matching: score and angle maps of every class and rotation chunk."""
-    maps = len(PROTEIN_CLASSES) * config["template_matching"]["rotation_chunks"]
-    return _megabytes(300, 16 * _final_voxels() + 12 * maps * _search_voxels(), attempt)
+    """pick_template_matching: the tomogram, the merged score and angle maps of every class
+    (8 B per search voxel) and the chunk being merged."""
+    per_search_voxel = 8 * len(PROTEIN_CLASSES) + 24
+    return _megabytes(
+        300, 16 * _final_voxels() + per_search_voxel * _search_voxels(), attempt
+    )
 
 
 def _learning_params(wildcards, section):
@@ -163,12 +166,21 @@ def _patch_voxels(patch):
     return math.prod([patch] * 3 if isinstance(patch, int) else patch)
 
 
+def _pyramid_channels(widths):
+    """Channels per patch voxel summed over the U-Net levels (level l has 8**-l voxels)."""
+    return sum(width / 8**level for level, width in enumerate(widths))
+
+
 def training_mem_mb(wildcards, attempt):
     """train_learning: every training and validation tomogram with its targets, and the
     activations of one batch (per patch voxel and channel of the network)."""
     p = _learning_params(wildcards, "training")
     tomograms = len(TRAINING_IDS) + len(VALIDATION_IDS)
-    activations = p["batch_size"] * _patch_voxels(p["patch_voxels"]) * sum(p["widths"])
+    activations = (
+        p["batch_size"]
+        * _patch_voxels(p["patch_voxels"])
+        * _pyramid_channels(p["widths"])
+    )
     return _megabytes(800, 24 * tomograms * _final_voxels() + 64 * activations, attempt)
 
 
@@ -177,5 +189,7 @@ def inference_mem_mb(wildcards, attempt):
     activations of one window batch."""
     p = _learning_params(wildcards, "inference")
     widths = _learning_params(wildcards, "training")["widths"]
-    window = p["batch_size"] * _patch_voxels(p["patch_voxels"]) * sum(widths)
+    window = (
+        p["batch_size"] * _patch_voxels(p["patch_voxels"]) * _pyramid_channels(widths)
+    )
     return _megabytes(800, 32 * _final_voxels() + 32 * window, attempt)
