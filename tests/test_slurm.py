@@ -304,19 +304,20 @@ def test_cluster_outputs_equal_a_local_run(cluster_and_local_runs):
 @requires_structures
 @requires_slurm
 def test_unschedulable_jobs_fail_before_any_submission(tmp_path):
-    """The issue's case: more CPUs than the node has, and a GPU on a cluster without one
-    (what ``device: cuda`` asks for)."""
+    """The issue's case: more CPUs than the node has (a profile's cpus_per_task), and a GPU on
+    a cluster without one (what ``device: cuda`` asks for)."""
     cpus = int(subprocess.run(["sinfo", "--noheader", "--format=%c"], capture_output=True,
                               text=True, check=True).stdout.split()[0])
     started = time.monotonic()
     result = snakemake(tmp_path, "--workflow-profile", str(PROFILE),
-                       "--set-threads", f"simulate_scene={cpus + 2}",
-                       "--set-resources", "train_learning:gpu=1", configfile=TEST_CONFIG,
+                       "--set-resources", f"simulate_scene:cpus_per_task={cpus + 2}",
+                       "train_learning:gpu=1", configfile=TEST_CONFIG,
                        check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert time.monotonic() - started < 120, "the preflight must not wait for the queue"
     assert "SLURM could never start these jobs, so none was submitted" in output
     assert re.search(rf"simulate_scene \(3 jobs\): asks for {cpus + 2} CPUs", output), output
-    assert "train_learning (2 jobs)" in output and "GPU" in output
+    assert re.search(r"train_learning \(1 job\): asks for 2 CPUs, \d+ MB, 1 GPU.*; SLURM: .*gres",
+                     output), output
     assert "has been submitted with SLURM jobid" not in output
