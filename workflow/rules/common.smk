@@ -13,14 +13,19 @@ from tomobench.workflow_support import code_dependencies
 REPO_ROOT = Path(workflow.basedir)
 DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
 
-# Jobs import tomobench from this checkout in any software environment: the .venv of
-# `make install`, or a conda env built from envs/tomobench.yaml (--sdm conda) wherever
-# Snakemake copied that file. Jobs inherit the variable (SLURM: sbatch --export=ALL).
-_SOURCE_DIR = str(REPO_ROOT / "src")
-if _SOURCE_DIR not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [_SOURCE_DIR, os.environ.get("PYTHONPATH")])
-    )
+
+def _import_package_from_checkout():
+    """Put this checkout's src/ on PYTHONPATH, so jobs import tomobench from it in any
+    software environment: the .venv of `make install`, or a conda env built from
+    envs/tomobench.yaml (--sdm conda) wherever Snakemake copied that file. Jobs inherit the
+    variable (SLURM: sbatch --export=ALL)."""
+    source = str(REPO_ROOT / "src")
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if source not in paths:
+        os.environ.update(PYTHONPATH=os.pathsep.join([source, *paths]))
+
+
+_import_package_from_checkout()
 
 
 # A configuration given on the command line (--configfile) *replaces* the default one: the
