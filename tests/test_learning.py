@@ -126,6 +126,20 @@ def test_checkpoint_round_trip_weights_only(tomograms, tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
 
 
+def test_checkpoint_bytes_depend_on_the_tensors_only(tmp_path):
+    """Two saves of equal payloads under different names are byte-identical (zip member names
+    do not come from the temporary file); a changed weight changes the bytes."""
+    payload = {"kind": "deepfinder", "state_dict": {"w": torch.arange(6.0).reshape(2, 3)},
+               "class_ids": [1, 2]}
+    first, second = tmp_path / "a" / "checkpoint.pt", tmp_path / "b" / "other.pt"
+    save_checkpoint(first, payload)
+    save_checkpoint(second, {**payload, "state_dict": {"w": torch.arange(6.0).reshape(2, 3)}})
+    assert first.read_bytes() == second.read_bytes()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["checkpoint.pt"]
+    save_checkpoint(second, {**payload, "state_dict": {"w": torch.ones(2, 3)}})
+    assert first.read_bytes() != second.read_bytes()
+
+
 @pytest.mark.parametrize("kind", ["deepfinder", "mc_ds_net"])
 def test_methods_train_and_pick_end_to_end(kind, tomograms, tmp_path):
     checkpoint, report = train(kind, {**TINY_TRAINING, "steps": 4, "validation_interval": 2},

@@ -607,8 +607,6 @@ def test_identical_trainings_give_identical_weights_and_report_threads(tiny_tomo
         assert torch.equal(tensor, torch.load(second, weights_only=True)["state_dict"][name])
 
 
-@pytest.mark.xfail(strict=False, reason="torch.save names the zip root after the temporary "
-                   "file of the atomic write; issue 14 fixes training.save_checkpoint")
 def test_identical_trainings_give_identical_checkpoint_bytes(tiny_tomograms, tmp_path):
     first, _ = _train_to(tmp_path, tiny_tomograms)
     second, _ = _train_to(tmp_path / "again", tiny_tomograms)

@@ -64,7 +64,7 @@ def test_cluster_profile_dry_run(tmp_path):
         str(REPO_ROOT / "profiles" / "slurm"),
         configfile=REPO_ROOT / "config" / "test.yaml",
     )
-    assert "slurm_partition=gpu" in result.stdout
+    assert "slurm_partition=cpu" in result.stdout and "gpu=1" not in result.stdout
 
 
 def test_default_config_is_used_without_configfile(tmp_path):

@@ -24,6 +24,20 @@ DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
 SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
+def _import_package_from_checkout():
+    """Put this checkout's src/ on PYTHONPATH, so jobs import tomobench from it in any
+    software environment: the .venv of `make install`, or a conda env built from
+    envs/tomobench.yaml (--sdm conda) wherever Snakemake copied that file. Jobs inherit the
+    variable (SLURM: sbatch --export=ALL)."""
+    source = str(REPO_ROOT / "src")
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if source not in paths:
+        os.environ.update(PYTHONPATH=os.pathsep.join([source, *paths]))
+
+
+_import_package_from_checkout()
+
+
 # A configuration given on the command line (--configfile) *replaces* the default one: the
 # default is only loaded when no --configfile was given (--config key=value still applies).
 if not workflow.config_settings.configfiles:
@@ -147,3 +161,6 @@ def potential_files(wildcards):
         "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],
         "gold": [f"{base}/gold_{k}.mrc" for k in GOLD_IDS],
     }
+
+
+include: "cluster_functions.smk"

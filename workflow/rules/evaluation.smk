@@ -27,7 +27,7 @@ rule pick_control:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=tomogram_mem_mb,
     params:
         code=code("pick_control.py"),
         seed=SEED,
@@ -52,7 +52,7 @@ rule evaluate_picks:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=tomogram_mem_mb,
     params:
         code=code("evaluate.py"),
         evaluation=evaluation_params,

@@ -9,21 +9,6 @@ include: "methods_functions.smk"
 
 
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
-# Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
-# the search grid (search_voxel_size_nm).
-_TOMOGRAM_VOXELS = (
-    config["tomograms"]["size_xy_voxels"] ** 2 * config["tomograms"]["size_z_voxels"]
-)
-_SEARCH_BINNING = max(
-    1,
-    round(
-        config["template_matching"]["search_voxel_size_nm"]
-        / config["tomograms"]["voxel_size_nm"]
-    ),
-)
-TM_MEM_MB = (
-    500 + (16 * _TOMOGRAM_VOXELS + 56 * _TOMOGRAM_VOXELS // _SEARCH_BINNING**3) // 10**6
-)
 
 
 rule calibrate_dog:
@@ -48,7 +33,7 @@ rule calibrate_dog:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=dog_calibration_mem_mb,
     params:
         code=code("calibrate_dog.py"),
         method=method_params,
@@ -73,7 +58,7 @@ rule pick_dog:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=tomogram_mem_mb,
     params:
         code=code("pick_dog.py"),
         method=method_params,
@@ -102,8 +87,8 @@ rule match_templates:
     # Small FFTs gain nothing from a second thread: classes run side by side instead.
     threads: 1
     resources:
-        mem_mb=TM_MEM_MB,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=template_matching_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         code=code("match_templates.py"),
         settings=config["template_matching"],
@@ -150,7 +135,7 @@ rule pick_template_matching:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=tm_picks_mem_mb,
     params:
         code=code("pick_template_matching.py"),
         method=method_params,
@@ -200,8 +185,8 @@ rule train_learning:
         "../../envs/tomobench.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        gpu=1,
+        mem_mb=training_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         code=code("train_learning.py"),
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
@@ -230,8 +215,8 @@ rule pick_learning:
         "../../envs/tomobench.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        gpu=1,
+        mem_mb=inference_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         code=code("pick_learning.py"),
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],

@@ -21,7 +21,7 @@ rule table1_structures:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=table1_mem_mb,
     params:
         code=code("table1_structures.py"),
         classes=PROTEIN_CLASSES,
@@ -178,7 +178,7 @@ rule figure_central_slice:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=tomogram_mem_mb,
     params:
         code=code("figure_central_slice.py"),
         methods=list(METHODS),

@@ -15,7 +15,7 @@ rule reconstruct:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=_reconstruction_mem_mb,
+        mem_mb=reconstruction_mem_mb,
     params:
         code=code("reconstruct.py"),
         config=_reconstruction_config(),
@@ -42,7 +42,7 @@ rule render_central_slice:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=tomogram_mem_mb,
     params:
         code=code("render_central_slice.py"),
     script:

@@ -22,7 +22,7 @@ rule simulate_scene:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=_simulation_mem_mb,
+        mem_mb=scene_mem_mb,
     params:
         code=code("simulate_scene.py"),
         config=_simulation_config(),
@@ -46,8 +46,8 @@ rule simulate_tilt_series:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=_simulation_mem_mb,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=tilt_series_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         code=code("simulate_tilt_series.py"),
         config=_simulation_config(),

@@ -9,17 +9,6 @@ def _simulation_config():
     }
 
 
-def _simulation_mem_mb(wildcards, attempt):
-    """Memory for one tomogram: complex model, spline coefficients, masks and scratch (MB)."""
-    t = config["tomograms"]
-    voxels = (
-        (t["binning"] ** 3)
-        * t["size_xy_voxels"] ** 2
-        * int(round(config["scene"]["ice_thickness_nm"] / t["voxel_size_nm"]))
-    )
-    return int(1000 + 16 * voxels / 1e6 * attempt)
-
-
 def dataset_outputs(name):
     """Every SHREC-layout file of every tomogram of run ``name``."""
     files = (
@@ -46,13 +35,3 @@ def _reconstruction_config():
         key: config.get(key) or {}
         for key in ("tomograms", "scene", "reconstruction", "faithful")
     }
-
-
-def _reconstruction_mem_mb(wildcards, attempt):
-    """Memory for one WBP (MB): the unbinned projection stack plus the volume and scratch."""
-    t = config["tomograms"]
-    pixels = (t["binning"] * t["size_xy_voxels"]) ** 2 * config["tilt_series"][
-        "tilt_count"
-    ]
-    voxels = t["size_xy_voxels"] ** 2 * t["size_z_voxels"]
-    return int(1000 + 16e-6 * (pixels + voxels) * attempt)

@@ -37,8 +37,8 @@ rule compute_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=protein_potential_mem_mb,
+        gpu=GPU_REQUEST,
     params:
         code=code("compute_potential.py"),
         options=_potential_options(),
@@ -58,7 +58,7 @@ rule compute_vesicle_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=vesicle_mem_mb,
     params:
         code=code("compute_vesicle_potential.py"),
         seed=SEED,
@@ -83,7 +83,7 @@ rule compute_gold_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=gold_mem_mb,
     params:
         code=code("compute_gold_potential.py"),
         seed=SEED,

@@ -53,9 +53,14 @@ def configure_threads(device: torch.device, threads: int) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
-    """``torch.save`` ``payload`` (tensors, numbers, strings, lists, dicts) atomically."""
+    """``torch.save`` ``payload`` (tensors, numbers, strings, lists, dicts) atomically.
+
+    Identical payloads give identical bytes: saved through an open file, the zip archive's
+    root folder is torch's fixed ``archive`` rather than the temporary file's random name.
+    """
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
