@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tomobench.classes import SHREC_CLASS_NAMES
+from tomobench.classes import SHREC_CLASS_NAMES, volume_equivalent_radius_nm
 from tomobench.errors import InputError
 from tomobench.evaluation.confusion import one_vs_rest_statistics
-from tomobench.evaluation.czii import czii_score, match_counts, volume_equivalent_radius_nm
+from tomobench.evaluation.czii import czii_score, match_counts
 from tomobench.evaluation.shrec import (
     GroundTruth,
     dilate_occupancy,

@@ -10,8 +10,8 @@ Algorithm (``published`` mode, identical numbers to the original script):
    ``fiducial``; coordinates are rounded half to even and clipped to ``[0, shape − 1]`` per
    axis (the original: 511); a clipped line counts as out of bounds (RO) and is still scored.
 3. The line hits the particle whose dilated id is at its voxel (0 = background).
-4. ``4V94`` and ``vesicle`` particles are removed with their hits: those hits are neither TP nor
-   FP but stay in RR (quirk Q4).
+4. ``4V94`` and ``vesicle`` particles (``classes.EXCLUDED_CLASSES``) are removed with their
+   hits: those hits are neither TP nor FP but stay in RR (quirk Q4).
 5. RR = lines; TP/FN/MH = scored particles hit ≥1 / 0 / >1 times; FP = lines in background;
    AD = mean distance of the *first* hit of each found particle; recall = TP / N with
    N = lines − 4V94 lines (vesicles still counted, quirk Q3); precision = TP / RR; F1 = harmonic
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tomobench.classes import CLASS_ID, SHREC_CLASS_NAMES
+from tomobench.classes import CLASS_ID, EXCLUDED_CLASSES, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
 from tomobench.evaluation.bootstrap import Units, bootstrap_intervals
 from tomobench.evaluation.confusion import confusion_counts, one_vs_rest_statistics
@@ -53,8 +53,6 @@ from tomobench.particles import read_particle_locations, read_picks
 from tomobench.seeding import rng
 
 MODES = ("published", "corrected")
-#: Classes removed from scoring (the script's ``--skip_4v94`` / ``--skip_vesicles``, always on).
-EXCLUDED_CLASSES = ("4V94", "vesicle")
 #: Class names of the scoring label map (index = class id), background included.
 SCORED_LABEL_IDS = {n: i for n, i in CLASS_ID.items() if n not in EXCLUDED_CLASSES}
 #: Ground-truth spellings of other releases/simulator versions mapped to the SHREC names.
