@@ -9,15 +9,16 @@ from scipy import ndimage
 
 from tomobench.backend import cupy_available
 from tomobench.errors import InputError
-from tomobench.simulation.alignment import read_alignment, write_alignment
-from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
-from tomobench.simulation.ctf import Microscope, aberration_phase, complex_ctf
-from tomobench.simulation.detector import detect, detector_filters
-from tomobench.simulation.multislice import fresnel_propagator, multislice
-from tomobench.simulation.physics import (
+from tomobench.optics import (
+    aberration_phase,
     electron_wavelength_nm,
     interaction_constant_rad_per_v_nm,
 )
+from tomobench.simulation.alignment import read_alignment, write_alignment
+from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
+from tomobench.simulation.ctf import Microscope, complex_ctf
+from tomobench.simulation.detector import detect, detector_filters
+from tomobench.simulation.multislice import fresnel_propagator, multislice
 from tomobench.simulation.projector import SlabProjector, spline_coefficients
 from tomobench.simulation.tilt_series import (
     TiltSeriesSettings,
@@ -104,7 +105,8 @@ def test_ctf_zeros_at_analytic_frequencies():
     assert np.all(np.abs(measured - expected) <= 1.0 / (n * pixel))
     # underfocus: positive potential images dark (negative contrast) at low frequency
     assert transfer[3] < 0
-    chi = aberration_phase(k[1:40], defocus, MICROSCOPE)
+    chi = aberration_phase(k[1:40], defocus, MICROSCOPE.voltage_kv,
+                           MICROSCOPE.spherical_aberration_mm)
     assert np.allclose(transfer[1:40], np.sin(chi), atol=0.02)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tomobench.errors import InputError
+from tomobench.fourier import frequency_magnitude
 
 
 def read_amplitude_profile(path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,10 +53,9 @@ def scale_to_profile(image: np.ndarray, pixel_size_nm: float, profile) -> np.nda
     frequencies, amplitudes = profile
     ny, nx = image.shape
     spectrum = np.fft.rfft2(image.astype(np.float64))
-    ky = np.fft.fftfreq(ny, d=pixel_size_nm)[:, None]
-    kx = np.fft.rfftfreq(nx, d=pixel_size_nm)[None, :]
     ring_width = 1.0 / (max(ny, nx) * pixel_size_nm)
-    rings = np.rint(np.sqrt(ky**2 + kx**2) / ring_width).astype(np.int64)
+    rings = np.rint(frequency_magnitude(image.shape, pixel_size_nm, real=True)
+                    / ring_width).astype(np.int64)
     magnitude = np.abs(spectrum)
     sums = np.bincount(rings.ravel(), magnitude.ravel())
     counts = np.bincount(rings.ravel())

@@ -27,14 +27,15 @@ from scipy.spatial import ConvexHull, QhullError
 from tomobench import seeding
 from tomobench.classes import class_id
 from tomobench.errors import InputError
+from tomobench.fourier import fourier_bin
 from tomobench.particles import LOCATION_COLUMNS
-from tomobench.simulation.physics import ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v
-from tomobench.simulation.resample import fourier_bin
 from tomobench.simulation.rotation import (
     ORIENTATION_SAMPLINGS,
     Rotator,
     sample_euler_angles_deg,
 )
+from tomobench.structures.absorption import absorption_potential_v
+from tomobench.structures.potential import ICE_POTENTIAL_V
 
 logger = logging.getLogger(__name__)
 
@@ -410,7 +411,7 @@ def _motion_blur(potential: np.ndarray, sigma_voxels: float) -> None:
 def add_ice(potential: np.ndarray, voltage_kv: float, imaginary_only: bool = False) -> None:
     """Add the amorphous-ice background (4.5301 V real, absorption imaginary) in place."""
     ice = complex(
-        0.0 if imaginary_only else ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v(voltage_kv)
+        0.0 if imaginary_only else ICE_POTENTIAL_V, absorption_potential_v("ice", voltage_kv)
     )
     potential += np.complex64(ice)
 

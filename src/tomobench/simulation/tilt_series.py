@@ -25,14 +25,12 @@ import numpy as np
 from tomobench import seeding
 from tomobench.backend import array_module, to_numpy
 from tomobench.errors import InputError
+from tomobench.fourier import frequency_axes
+from tomobench.optics import electron_wavelength_nm, interaction_constant_rad_per_v_nm
 from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
 from tomobench.simulation.ctf import Microscope, complex_ctf
 from tomobench.simulation.detector import DETECTORS, detect
 from tomobench.simulation.multislice import fft2, fresnel_propagator, transmit_and_propagate
-from tomobench.simulation.physics import (
-    electron_wavelength_nm,
-    interaction_constant_rad_per_v_nm,
-)
 from tomobench.simulation.projector import SlabProjector, spline_coefficients
 
 logger = logging.getLogger(__name__)
@@ -159,8 +157,7 @@ def draw_acquisition(settings: TiltSeriesSettings, pixel_size_nm: float, seed: i
 
 def shift_ramp(shape, shift_px: tuple[float, float]) -> np.ndarray:
     """Fourier phase ramp moving an image by ``(dx, dy)`` pixels, FFT order, complex64."""
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.fftfreq(shape[1])[None, :]
+    ky, kx = frequency_axes(shape)
     return np.exp(-2j * np.pi * (kx * shift_px[0] + ky * shift_px[1])).astype(np.complex64)
 
 

@@ -27,6 +27,7 @@ from scipy import ndimage
 from tomobench.classes import TABLE1
 from tomobench.errors import InputError
 from tomobench.mrc import read_mrc
+from tomobench.optics import AVOGADRO_PER_MOL
 from tomobench.structures.absorption import absorption_potential_v
 from tomobench.structures.potential import (
     ICE_POTENTIAL_V,
@@ -34,10 +35,7 @@ from tomobench.structures.potential import (
     bin_volume,
     cube_size_voxels,
 )
-from tomobench.structures.scattering_factors import (
-    AVOGADRO_PER_MOL,
-    atom_potential_integral_v_nm3,
-)
+from tomobench.structures.scattering_factors import atom_potential_integral_v_nm3
 
 AVERAGE_PROTEIN_COMPOSITION = {"H": 498, "C": 321, "N": 85, "O": 95, "S": 2}
 PROTEIN_DENSITY_G_CM3 = 1.35

@@ -1,6 +1,6 @@
 """Template matching (the SHREC 2021 TM and TM-F baselines, PyTom-style FLCF).
 
-Modules: ``angles`` (SO(3) sampling), ``templates`` (templates, masks, CTF, wedge, binning),
+Modules: ``angles`` (SO(3) sampling), ``templates`` (templates, masks, CTF, low-pass),
 ``correlation`` (the FLCF search, numpy or cupy), ``extraction`` (TM / TM-F particle lists),
 ``pipeline`` (the steps the workflow scripts call).
 """

@@ -20,6 +20,7 @@ import pandas as pd
 
 from tomobench.backend import array_module
 from tomobench.errors import InputError
+from tomobench.fourier import missing_wedge
 from tomobench.methods.log_fiducials import pick_fiducials
 from tomobench.methods.template_matching import angles as angle_sets
 from tomobench.methods.template_matching.correlation import LocalCorrelation, SearchResult
@@ -33,7 +34,6 @@ from tomobench.methods.template_matching.templates import (
     integer_factor,
     make_template,
     mirror,
-    missing_wedge,
     prepare_tomogram,
 )
 from tomobench.mrc import read_mrc, write_mrc
