@@ -16,12 +16,12 @@ from scipy.spatial.transform import Rotation
 from tomobench.backend import cupy_available
 from tomobench.errors import InputError
 from tomobench.fourier import fourier_bin, frequency_magnitude, missing_wedge
+from tomobench.io import read_acquisition
 from tomobench.methods.log_fiducials import pick_fiducials
 from tomobench.methods.peaks import greedy_peaks, non_overlapping, subvoxel_offsets
 from tomobench.methods.template_matching import (
     angles,
     extract_picks,
-    read_acquisition,
     search_class,
 )
 from tomobench.methods.template_matching.correlation import (

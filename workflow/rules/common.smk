@@ -16,6 +16,7 @@ from tomobench.config_checks import (
     validate_config,
 )
 from tomobench.evaluation.controls import CONTROLS as CONTROL_NAMES
+from tomobench.io import MODEL_FILES, TRAINING_FILES
 from tomobench.structures.sources import resolve_structure_source
 from tomobench.workflow_support import code_hash
 
@@ -121,6 +122,17 @@ def code(script_name):
     """Content hash of the script and every tomobench module it imports, for ``params``:
     an edit there reruns the rule, moving the project or the results does not."""
     return code_hash(REPO_ROOT / "workflow" / "scripts" / script_name)
+
+
+def model_file(key, i="{i}", name="{name}"):
+    """Path of file ``key`` of tomogram ``i`` in run ``name``: the SHREC folder layout of
+    ``tomobench.io.MODEL_FILES`` (wildcards by default)."""
+    return f"results/{name}/data/model_{i}/{MODEL_FILES[key]}"
+
+
+def model_files(keys, ids, name="{name}"):
+    """``model_file`` of each key for each tomogram id, key-major."""
+    return [model_file(key, i, name) for key in keys for i in ids]
 
 
 def method_params(wildcards):

@@ -13,14 +13,8 @@ TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
 
 rule calibrate_dog:
     input:
-        reconstructions=expand(
-            "results/{{name}}/data/model_{i}/reconstruction.mrc",
-            i=TRAINING_IDS + VALIDATION_IDS,
-        ),
-        locations=expand(
-            "results/{{name}}/data/model_{i}/particle_locations.txt",
-            i=TRAINING_IDS + VALIDATION_IDS,
-        ),
+        reconstructions=model_files(["reconstruction"], TRAINING_IDS + VALIDATION_IDS),
+        locations=model_files(["particle_locations"], TRAINING_IDS + VALIDATION_IDS),
     output:
         "results/{name}/models/{method}/dog_calibration.json",
     log:
@@ -45,7 +39,7 @@ rule calibrate_dog:
 rule pick_dog:
     input:
         unpack(dog_calibration),
-        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+        tomogram=model_file("reconstruction"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -69,8 +63,8 @@ rule pick_dog:
 
 rule match_templates:
     input:
-        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
-        acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
+        tomogram=model_file("reconstruction"),
+        acquisition=model_file("acquisition"),
         potential="results/{name}/potentials/{pdb_id}.mrc",
     output:
         scores="results/{name}/template_matching/model_{i}/{pdb_id}_chunk{chunk}_scores.mrc",
@@ -106,7 +100,7 @@ rule match_templates:
 
 rule pick_template_matching:
     input:
-        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+        tomogram=model_file("reconstruction"),
         # every class and rotation chunk of tomogram {i}, class-major
         searches=expand(
             "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}.json",
@@ -153,24 +147,13 @@ rule pick_template_matching:
 # added to LEARNING_KINDS.
 # ---------------------------------------------------------------------------------------------
 LEARNING_KINDS = ("deepfinder", "mc_ds_net")
-LEARNING_FILES = {
-    "reconstruction": "reconstruction.mrc",
-    "class_mask": "class_mask.mrc",
-    "occupancy_mask": "occupancy_mask.mrc",
-    "grandmodel": "grandmodel.mrc",
-    "particle_locations": "particle_locations.txt",
-}
 
 
 rule train_learning:
     input:
         **{
-            key: expand(
-                "results/{{name}}/data/model_{i}/{file}",
-                i=TRAINING_IDS + VALIDATION_IDS,
-                file=file_name,
-            )
-            for key, file_name in LEARNING_FILES.items()
+            key: model_files([key], TRAINING_IDS + VALIDATION_IDS)
+            for key in TRAINING_FILES
         },
     output:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
@@ -202,7 +185,7 @@ rule train_learning:
 rule pick_learning:
     input:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
-        reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
+        reconstruction=model_file("reconstruction"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:

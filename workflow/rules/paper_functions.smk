@@ -134,7 +134,7 @@ def bootstrap_params():
 def test_particle_locations(wildcards):
     """{model_<i>: particle_locations.txt} of the test tomograms (Table 2)."""
     return {
-        f"model_{i}": f"results/{wildcards.name}/data/model_{i}/particle_locations.txt"
+        f"model_{i}": model_file("particle_locations", i, wildcards.name)
         for i in TEST_IDS
     }
 

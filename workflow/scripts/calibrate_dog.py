@@ -1,10 +1,11 @@
 """Learn a DoG method's scale -> class map on the training tomograms (rule calibrate_dog)."""
 
 from tomobench.errors import InputError
+from tomobench.io import write_json
 from tomobench.methods.dog import calibrate
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 inputs, params = snakemake.input, snakemake.params  # noqa: F821

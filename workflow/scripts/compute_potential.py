@@ -1,9 +1,10 @@
 """Snakemake script: complex potential (V) of one protein class at the simulation voxel size."""
 
+from tomobench.io import write_json
 from tomobench.mrc import write_mrc
 from tomobench.structures.compute import structure_potential
 from tomobench.structures.potential import PotentialOptions
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821
 params = snakemake.params  # noqa: F821

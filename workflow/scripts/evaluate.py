@@ -8,7 +8,8 @@ from tomobench.evaluation.shrec import (
     load_ground_truth,
     write_text_report,
 )
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.io import write_json
+from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 inputs, outputs = snakemake.input, snakemake.output  # noqa: F821

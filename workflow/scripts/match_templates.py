@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from tomobench.methods.template_matching import read_acquisition, search_class, write_search
+from tomobench.io import read_acquisition
+from tomobench.methods.template_matching import search_class, write_search
 from tomobench.methods.template_matching.correlation import keep_freed_memory_in_heap
 from tomobench.mrc import read_mrc
 from tomobench.workflow_support import script_logger

@@ -1,8 +1,7 @@
 """Control picks of one test tomogram (rule pick_control): oracle or random."""
 
-import json
-
 from tomobench.evaluation.controls import oracle_picks, random_picks
+from tomobench.io import read_json
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations, write_picks
 from tomobench.seeding import rng
@@ -15,8 +14,7 @@ if wildcards.method == "oracle":
     picks = oracle_picks(locations)
 else:
     occupancy, _ = read_mrc(inputs.occupancy)
-    with open(inputs.scene) as handle:
-        scene = json.load(handle)
+    scene = read_json(inputs.scene, "scene parameters")
     slab = (scene["z_offset"], scene["z_offset"] + scene["ice_voxels"])
     seed = int(snakemake.params.seed)  # noqa: F821
     picks = random_picks(locations, occupancy.shape, slab,

@@ -1,7 +1,6 @@
 """Reference-free DoG picks of one tomogram (rule pick_dog)."""
 
-import json
-
+from tomobench.io import read_json
 from tomobench.methods.dog import ScaleClassifier, pick
 from tomobench.mrc import read_mrc
 from tomobench.particles import write_picks
@@ -15,8 +14,8 @@ log.info("DoG on %s %s at %.3g nm, classes %s, options %s", snakemake.input.tomo
          tomogram.shape, voxel_size_nm, list(params.classes), options)
 classifier = None
 if "calibration" in snakemake.input.keys():  # noqa: F821
-    with open(snakemake.input.calibration) as handle:  # noqa: F821
-        classifier = ScaleClassifier.from_json(json.load(handle))
+    classifier = ScaleClassifier.from_json(
+        read_json(snakemake.input.calibration, "DoG calibration"))  # noqa: F821
 picks = pick(tomogram, voxel_size_nm, list(params.classes), options, classifier)
 write_picks(snakemake.output[0], picks)  # noqa: F821
 log.info("%d picks: %s", len(picks), picks.class_name.value_counts().to_dict())

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from tomobench.errors import InputError
+from tomobench.io import write_json
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.particles import write_particle_locations
 from tomobench.simulation.scene import (
@@ -14,7 +15,7 @@ from tomobench.simulation.scene import (
     scene_geometry,
     scene_parameters,
 )
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821
 config = snakemake.params.config  # noqa: F821

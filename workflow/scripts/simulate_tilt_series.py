@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from tomobench.io import write_json
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.simulation.alignment import write_alignment
 from tomobench.simulation.ctf import Microscope
@@ -10,7 +11,7 @@ from tomobench.simulation.tilt_series import (
     draw_acquisition,
     simulate_tilt_series,
 )
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821
 config = snakemake.params.config  # noqa: F821

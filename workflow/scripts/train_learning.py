@@ -7,15 +7,16 @@ Inputs are lists over the training then the validation tomograms
 from pathlib import Path
 
 from tomobench.backend import torch_device
-from tomobench.methods.learning import TOMOGRAM_FILES, load_tomogram, save_checkpoint, train
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.io import TRAINING_FILES, write_json
+from tomobench.methods.learning import load_tomogram, save_checkpoint, train
+from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 params = snakemake.params  # noqa: F821
 ids = list(params.training_ids) + list(params.validation_ids)
 tomograms = []
 for index, tomogram_id in enumerate(ids):
-    paths = {key: snakemake.input[key][index] for key in TOMOGRAM_FILES}  # noqa: F821
+    paths = {key: snakemake.input[key][index] for key in TRAINING_FILES}  # noqa: F821
     tomograms.append(load_tomogram(paths, name=f"model_{tomogram_id}"))
     log.info("loaded model_%s %s", tomogram_id, tomograms[-1].shape)
 n_training = len(params.training_ids)

@@ -48,6 +48,7 @@ from tomobench.classes import CLASS_ID, EXCLUDED_CLASSES, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
 from tomobench.evaluation.bootstrap import Units, bootstrap_intervals
 from tomobench.evaluation.confusion import confusion_counts, one_vs_rest_statistics
+from tomobench.io import GROUND_TRUTH_FILES, model_files
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations, read_picks
 from tomobench.seeding import rng
@@ -291,14 +292,12 @@ def load_ground_truth(
 
 
 def load_ground_truth_folder(folder: str | os.PathLike, **options) -> GroundTruth:
-    """:func:`load_ground_truth` on ``folder/particle_locations.txt`` and
-    ``folder/occupancy_mask.mrc``."""
+    """:func:`load_ground_truth` on the ground-truth files of a tomogram folder
+    (``particle_locations.txt``, ``occupancy_mask.mrc``: ``tomobench.io.GROUND_TRUTH_FILES``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: ground-truth folder not found")
-    return load_ground_truth(
-        folder / "particle_locations.txt", folder / "occupancy_mask.mrc", **options
-    )
+    return load_ground_truth(*model_files(folder, GROUND_TRUTH_FILES).values(), **options)
 
 
 # --------------------------------------------------------------------------- scoring

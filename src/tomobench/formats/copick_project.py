@@ -32,6 +32,7 @@ import pandas as pd
 
 from tomobench.classes import CLASS_ID, PROTEIN_CLASSES, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
+from tomobench.io import model_files
 from tomobench.mrc import read_mrc
 from tomobench.orientation import homogeneous_matrices
 from tomobench.particles import read_particle_locations, read_picks
@@ -43,6 +44,8 @@ CLASS_SEGMENTATION = "shrec-classes"
 PARTICLE_SEGMENTATION = "shrec-particles"
 #: Multiscale levels of the exported tomograms (full, 2×, 4× binned).
 PYRAMID_LEVELS = 3
+#: The files of a tomogram folder that the export reads.
+COPICK_FILES = ("reconstruction", "particle_locations", "class_mask", "occupancy_mask")
 
 
 def require_copick():
@@ -98,23 +101,24 @@ def export_tomogram(root, folder: str | os.PathLike, picks: Mapping[str, str | o
                     *, run_name: str | None = None) -> None:
     """Write one SHREC-layout tomogram folder (and its picks per method) as a copick run."""
     folder = Path(folder)
+    files = model_files(folder, COPICK_FILES)
     run = root.new_run(run_name or folder.name, exist_ok=True)
-    tomogram, voxel_size_nm = read_mrc(folder / "reconstruction.mrc")
+    tomogram, voxel_size_nm = read_mrc(files["reconstruction"])
     spacing_A = voxel_size_nm * 10.0
     voxel_spacing = run.new_voxel_spacing(spacing_A, exist_ok=True)
     voxel_spacing.new_tomogram(TOMO_TYPE, exist_ok=True).from_numpy(
         tomogram.astype(np.float32), levels=PYRAMID_LEVELS)
 
-    truth = read_particle_locations(folder / "particle_locations.txt")
+    truth = read_particle_locations(files["particle_locations"])
     truth["instance_id"] = np.arange(1, len(truth) + 1)
     for name, group in truth.groupby("class_name", sort=False):
-        _put_points(run, _object_name(name, folder / "particle_locations.txt"), TRUTH_USER,
+        _put_points(run, _object_name(name, files["particle_locations"]), TRUTH_USER,
                     group[["x", "y", "z"]].to_numpy(float) * spacing_A,
                     homogeneous_matrices(group[["a1", "a2", "a3"]].to_numpy(float)),
                     instance_ids=group["instance_id"].to_numpy())
 
-    class_mask, _ = read_mrc(folder / "class_mask.mrc")
-    occupancy, _ = read_mrc(folder / "occupancy_mask.mrc")
+    class_mask, _ = read_mrc(files["class_mask"])
+    occupancy, _ = read_mrc(files["occupancy_mask"])
     run.new_segmentation(spacing_A, CLASS_SEGMENTATION, SESSION, is_multilabel=True,
                          user_id=TRUTH_USER, exist_ok=True).from_numpy(
         np.rint(class_mask).astype(np.uint8))
@@ -122,8 +126,8 @@ def export_tomogram(root, folder: str | os.PathLike, picks: Mapping[str, str | o
     class_of_id = np.zeros(len(truth) + 1, dtype=np.int64)
     class_of_id[1:] = [CLASS_ID[_object_name(n, folder)] for n in truth["class_name"]]
     if occupancy.max(initial=0) > len(truth):
-        raise InputError(f"{folder / 'occupancy_mask.mrc'}: id {occupancy.max()} beyond the "
-                         f"{len(truth)} particles of particle_locations.txt")
+        raise InputError(f"{files['occupancy_mask']}: id {occupancy.max()} beyond the "
+                         f"{len(truth)} particles of {files['particle_locations']}")
     run.new_segmentation(spacing_A, PARTICLE_SEGMENTATION, SESSION, user_id=TRUTH_USER,
                          is_panoptic=True, exist_ok=True).from_numpy(
         np.stack([class_of_id[occupancy], occupancy]).astype(np.uint16))
@@ -183,7 +187,7 @@ def export_run_folder(results: str | os.PathLike, out: str | os.PathLike, *,
     data = results / "data"
     names = tomograms or sorted(p.name for p in data.glob("*") if p.is_dir())
     folders = [data / name for name in names]
-    missing = [str(f) for f in folders if not (f / "reconstruction.mrc").is_file()]
+    missing = [str(f) for f in folders if not model_files(f)["reconstruction"].is_file()]
     if not folders or missing:
         raise InputError(f"{data}: no tomogram folder with reconstruction.mrc "
                          f"({', '.join(missing) or 'none found'})")

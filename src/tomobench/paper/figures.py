@@ -231,17 +231,16 @@ def central_slice_figure(
 
 def read_molecular_weights(paths) -> dict[str, float]:
     """``{PDB id: molecular_weight_kda}`` from the potentials' JSON metadata files."""
-    import json
-
     from tomobench.errors import InputError
+    from tomobench.io import read_json
 
     weights = {}
     for path in paths:
         path = Path(path)
+        meta = read_json(path, "potential metadata")
         try:
-            meta = json.loads(path.read_text())
             weights[meta.get("pdb_id") or path.stem] = float(meta["molecular_weight_kda"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (AttributeError, ValueError, KeyError, TypeError) as error:
             raise InputError(f"{path}: no molecular_weight_kda ({error})") from error
     return weights
 

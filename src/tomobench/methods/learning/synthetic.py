@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import ndimage
 
 from tomobench.classes import CLASS_ID
+from tomobench.io import TRAINING_FILES, model_files
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations
 from tomobench.seeding import rng as seeded_rng
@@ -73,27 +74,19 @@ def synthetic_tomogram(directory: str | Path, shape: tuple[int, int, int],
     grandmodel = ndimage.gaussian_filter((occupancy > 0).astype(np.float32), 0.7)
     clean = wedge_filter(-ndimage.gaussian_filter(grandmodel, 1.0), tilt_max_deg)
     reconstruction = clean + generator.normal(0, noise * clean.std(), shape).astype(np.float32)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_mrc(directory / "reconstruction.mrc", reconstruction.astype(np.float32), 1.0)
-    write_mrc(directory / "grandmodel.mrc", grandmodel.astype(np.float32), 1.0)
-    write_mrc(directory / "class_mask.mrc", class_mask, 1.0)
-    write_mrc(directory / "occupancy_mask.mrc", occupancy, 1.0)
+    files = tomogram_paths(directory)
+    write_mrc(files["reconstruction"], reconstruction.astype(np.float32), 1.0)
+    write_mrc(files["grandmodel"], grandmodel.astype(np.float32), 1.0)
+    write_mrc(files["class_mask"], class_mask, 1.0)
+    write_mrc(files["occupancy_mask"], occupancy, 1.0)
     locations = particles.drop(columns="radius").assign(a1=0.0, a2=0.0, a3=0.0)
-    write_particle_locations(directory / "particle_locations.txt", locations)
+    write_particle_locations(files["particle_locations"], locations)
     return particles
 
 
 def tomogram_paths(directory: str | Path) -> dict[str, Path]:
-    """The ``data.TOMOGRAM_FILES`` paths inside a model directory."""
-    directory = Path(directory)
-    return {
-        "reconstruction": directory / "reconstruction.mrc",
-        "class_mask": directory / "class_mask.mrc",
-        "occupancy_mask": directory / "occupancy_mask.mrc",
-        "grandmodel": directory / "grandmodel.mrc",
-        "particle_locations": directory / "particle_locations.txt",
-    }
+    """The ``tomobench.io.TRAINING_FILES`` paths inside a model directory."""
+    return model_files(directory, TRAINING_FILES)
 
 
 def localization_hits(picks: pd.DataFrame, occupancy: np.ndarray) -> tuple[int, int, int]:

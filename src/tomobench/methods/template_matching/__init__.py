@@ -10,7 +10,6 @@ from tomobench.methods.template_matching.pipeline import (
     SEARCH_DEFAULTS,
     extract_picks,
     load_class_search,
-    read_acquisition,
     search_class,
     write_search,
 )
@@ -20,7 +19,6 @@ __all__ = [
     "SEARCH_DEFAULTS",
     "extract_picks",
     "load_class_search",
-    "read_acquisition",
     "search_class",
     "write_search",
 ]
