@@ -21,6 +21,10 @@ rule calibrate_dog:
             "results/{{name}}/data/model_{i}/particle_locations.txt",
             i=TRAINING_IDS + VALIDATION_IDS,
         ),
+        occupancies=expand(
+            "results/{{name}}/data/model_{i}/occupancy_mask.mrc",
+            i=TRAINING_IDS + VALIDATION_IDS,
+        ),
     output:
         "results/{name}/models/{method}/dog_calibration.json",
     log:
