@@ -83,11 +83,11 @@ def test_training_is_deterministic_and_resumable(tomograms, tmp_path):
     calls = {"n": 0, "fail_at": 7}  # the 5th training step, after the state saved at step 3
     base = KINDS["deepfinder"]
 
-    def flaky_loss(outputs, batch, params):
+    def flaky_loss(outputs, batch, params, class_weights=None):
         calls["n"] += 1
         if calls["n"] == calls["fail_at"]:
             raise Interrupt
-        return base.loss(outputs, batch, params)
+        return base.loss(outputs, batch, params, class_weights)
 
     flaky = KINDS.get("deepfinder_flaky") or register(LearningKind(
         name="deepfinder_flaky", build_network=base.build_network, alignment=base.alignment,

@@ -193,6 +193,10 @@ def _check_methods(config: dict) -> None:
                 class_radii_nm(classes, params.get("radii_nm"))
             except InputError as error:
                 raise InputError(str(error).replace("methods.<DoG>", where)) from None
+            if ("threshold_sigma" in params and params["threshold_sigma"] is None
+                    and params.get("calibration", "training") != "training"):
+                raise InputError(f"config key {where}.threshold_sigma: null (tuned) needs "
+                                 "calibration: training")
         elif kind in ("tm", "tm_f"):
             _check_template_matching(config, where, params)
         elif kind in LEARNING_KINDS:

@@ -15,6 +15,7 @@ rule calibrate_dog:
     input:
         reconstructions=model_files(["reconstruction"], TRAINING_IDS + VALIDATION_IDS),
         locations=model_files(["particle_locations"], TRAINING_IDS + VALIDATION_IDS),
+        occupancies=model_files(["occupancy_mask"], TRAINING_IDS + VALIDATION_IDS),
     output:
         "results/{name}/models/{method}/dog_calibration.json",
     log:
