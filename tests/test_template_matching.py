@@ -241,7 +241,8 @@ def test_template_contrast_matches_simulated_ctf():
     assert tomogram[20, 25, 30] < 0
     acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
                    "tilt_range_deg": (-60, 60)}
-    settings = {"angular_step_deg": 60, "search_voxel_size_nm": 1.0, "missing_wedge": False}
+    settings = {"angular_step_deg": 60, "search_voxel_size_nm": 1.0, "missing_wedge": False,
+                "defocus_um": None}
     result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition, settings,
                                        device="cpu")
     peak = np.unravel_index(np.argmax(result.scores), result.scores.shape)
@@ -423,7 +424,8 @@ def test_rotation_chunks_merge_to_the_full_search(tmp_path):
     from tomobench.methods.template_matching import load_class_search, write_search
 
     potential, tomogram, acquisition = _scene_with_potential()
-    settings = {"angular_step_deg": 45, "search_voxel_size_nm": 2.0, "mirror": True}
+    settings = {"angular_step_deg": 45, "search_voxel_size_nm": 2.0, "mirror": True,
+                "defocus_um": None}
     paths = {}
     for chunks in (1, 3):
         paths[chunks] = []
@@ -480,7 +482,8 @@ def test_extract_picks_end_to_end_with_fiducial():
     acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
                    "tilt_range_deg": (-60, 60)}
     result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition,
-                                       {"angular_step_deg": 45}, device="cpu")
+                                       {"angular_step_deg": 45, "defocus_um": None},
+                                       device="cpu")
     search = ClassSearch("1BXN", result.scores, result.angles, result.score_mean,
                          result.score_std, 10**6, description["factor"],
                          description["particle_radius_nm"], description["mask_radius_nm"], 2.0)

@@ -17,6 +17,12 @@ from tomobench.config_checks import (
 )
 from tomobench.evaluation.controls import CONTROLS as CONTROL_NAMES
 from tomobench.io import MODEL_FILES, TRAINING_FILES
+from tomobench.methods.kinds import (
+    LEARNING_KINDS,
+    METHOD_KINDS,
+    PAPER_NAME_BY_KIND,
+    TEMPLATE_MATCHING_KINDS,
+)
 from tomobench.structures.sources import resolve_structure_source
 from tomobench.workflow_support import code_hash
 
@@ -167,7 +173,12 @@ def structure_source(wildcards):
 
 def potential_files(wildcards):
     """Potential maps of the run, grouped for ``unpack``: proteins, vesicles, gold."""
-    base = f"results/{wildcards.name}/potentials"
+    return potential_paths(wildcards.name)
+
+
+def potential_paths(name):
+    """Potential maps of run ``name``: {"proteins": [...], "vesicles": [...], "gold": [...]}."""
+    base = f"results/{name}/potentials"
     return {
         "proteins": [f"{base}/{pdb}.mrc" for pdb in PROTEIN_CLASSES],
         "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],

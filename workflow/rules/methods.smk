@@ -8,9 +8,6 @@
 include: "methods_functions.smk"
 
 
-TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
-
-
 rule calibrate_dog:
     input:
         reconstructions=model_files(["reconstruction"], TRAINING_IDS + VALIDATION_IDS),
@@ -87,14 +84,10 @@ rule match_templates:
     params:
         code=code("match_templates.py"),
         settings=config["template_matching"],
-        class_name=lambda wildcards: wildcards.pdb_id,
-        chunk=lambda wildcards: int(wildcards.chunk),
+        class_name=class_name,
+        chunk=rotation_chunk,
         device=DEVICE,
-        fallback={
-            "voltage_kv": config["microscope"]["voltage_kv"],
-            "spherical_aberration_mm": config["microscope"]["spherical_aberration_mm"],
-            "tilt_range_deg": config["tilt_series"]["tilt_range_deg"],
-        },
+        fallback=acquisition_fallback(),
     script:
         "../scripts/match_templates.py"
 
@@ -125,7 +118,7 @@ rule pick_template_matching:
     benchmark:
         "results/{name}/benchmarks/pick_template_matching/{method}_model_{i}.tsv"
     wildcard_constraints:
-        method=methods_regex("tm", "tm_f"),
+        method=methods_regex(*TEMPLATE_MATCHING_KINDS),
     conda:
         "../../envs/tomobench.yaml"
     threads: 1
@@ -145,9 +138,8 @@ rule pick_template_matching:
 # Training and picking are separate rules: each gets only its own sub-dict of the method's
 # config (methods.<M>.training / methods.<M>.inference), so changing an inference parameter
 # re-picks without retraining. A new learning kind registers itself in the package and is
-# added to LEARNING_KINDS.
+# listed in tomobench.methods.kinds (LEARNING_KINDS).
 # ---------------------------------------------------------------------------------------------
-LEARNING_KINDS = ("deepfinder", "mc_ds_net")
 
 
 rule train_learning:
@@ -173,8 +165,8 @@ rule train_learning:
         gpu=GPU_REQUEST,
     params:
         code=code("train_learning.py"),
-        kind=lambda wildcards: METHODS[wildcards.method]["kind"],
-        training=lambda wildcards: dict(METHODS[wildcards.method].get("training") or {}),
+        kind=method_kind,
+        training=learning_section("training"),
         seed=SEED,
         device=DEVICE,
         training_ids=TRAINING_IDS,
@@ -203,10 +195,8 @@ rule pick_learning:
         gpu=GPU_REQUEST,
     params:
         code=code("pick_learning.py"),
-        kind=lambda wildcards: METHODS[wildcards.method]["kind"],
-        inference=lambda wildcards: dict(
-            METHODS[wildcards.method].get("inference") or {}
-        ),
+        kind=method_kind,
+        inference=learning_section("inference"),
         device=DEVICE,
     script:
         "../scripts/pick_learning.py"

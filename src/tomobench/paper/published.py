@@ -11,9 +11,6 @@ from tomobench.classes import SIZE_GROUPS, SIZE_ORDER, size_group_label
 #: Paper method names in the order of its tables.
 PAPER_METHODS = ("URFinder", "DeepFinder", "U-CLSTM", "MC DS Net", "YOPO", "CFN", "TM-F", "TM")
 
-#: Our method kinds that re-implement a paper method.
-PAPER_NAME_BY_KIND = {"tm": "TM", "tm_f": "TM-F", "deepfinder": "DeepFinder",
-                      "mc_ds_net": "MC DS Net"}
 
 #: Table 2: particles per class in the test tomogram (model_9).
 TABLE2_TEST_COUNTS = {

@@ -26,6 +26,7 @@ from tomobench.evaluation.bootstrap import Units, bootstrap_intervals
 from tomobench.evaluation.confusion import add_confusions, confusion_frame, one_vs_rest_statistics
 from tomobench.evaluation.czii import czii_from_counts
 from tomobench.io import read_json
+from tomobench.methods.kinds import PAPER_NAME_BY_KIND
 from tomobench.paper import published
 
 LOCALIZATION_COLUMNS = ("RR", "TP", "FP", "FN", "MH", "RO", "AD", "Recall", "Precision",
@@ -37,7 +38,7 @@ GROUP_TITLES = {"small": "Small", "medium": "Medium", "large": "Large"}
 
 def paper_name(method: str, params: Mapping) -> str | None:
     """The paper's name for a configured method: its ``paper_name`` key, else by its kind."""
-    return params.get("paper_name") or published.PAPER_NAME_BY_KIND.get(params.get("kind"))
+    return params.get("paper_name") or PAPER_NAME_BY_KIND.get(params.get("kind"))
 
 
 def load_evaluation(path: str | os.PathLike) -> dict:

@@ -31,11 +31,6 @@ class Microscope:
     objective_aperture_um: float = 100.0
     focal_length_mm: float = 4.7
 
-    @classmethod
-    def from_config(cls, section: dict) -> Microscope:
-        keys = cls.__dataclass_fields__
-        return cls(**{k: float(section[k]) for k in keys if k in section})
-
 
 def frequency_grid(shape: tuple[int, int], pixel_size_nm: float, xp=np):
     """Spatial frequencies ``(ky, kx)`` in 1/nm (float32) for a full FFT of ``(ny, nx)``."""

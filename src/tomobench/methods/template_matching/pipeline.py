@@ -48,7 +48,7 @@ SEARCH_DEFAULTS = {
     "mirror": False,
     "rotation_chunks": 1,
     "search_voxel_size_nm": 2.0,
-    "defocus_um": None,
+    "defocus_um": 3.65,
     "amplitude_contrast": 0.07,
     "protein_contrast": "dark",
     "mask_margin_nm": 0.0,
