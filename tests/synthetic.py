@@ -1,4 +1,4 @@
-"""Planted-particle toy tomograms for tests and benchmarks of the learning pickers.
+"""Planted-particle toy tomograms for the tests of the learning pickers.
 
 Particles are solid spheres of a per-class radius (non-overlapping); the grand model is their
 density, the reconstruction that density blurred, restricted to a ±``tilt_max_deg`` wedge
@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import ndimage
 
 from tomobench.classes import CLASS_ID
+from tomobench.evaluation.truth import dilated_occupancy_ids
 from tomobench.io import TRAINING_FILES, model_files
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations
@@ -92,14 +93,12 @@ def tomogram_paths(directory: str | Path) -> dict[str, Path]:
 def localization_hits(picks: pd.DataFrame, occupancy: np.ndarray) -> tuple[int, int, int]:
     """SHREC-style localisation counts ``(true positives, picks, particles)``.
 
-    A pick hits the particle whose (one-voxel dilated) occupancy region contains it.
+    A pick hits the particle whose (one-voxel dilated) occupancy region contains it, as the
+    SHREC evaluation reads it (``dilated_occupancy_ids``).
     """
-    dilated = ndimage.grey_dilation(occupancy.astype(np.int64),
-                                    footprint=ndimage.generate_binary_structure(3, 1))
-    shape = np.array(occupancy.shape)
     coordinates = np.rint(picks[["z", "y", "x"]].to_numpy(float)).astype(int)
-    coordinates = np.clip(coordinates, 0, shape - 1)
-    hit_ids = dilated[tuple(coordinates.T)] if len(coordinates) else np.zeros(0, int)
+    coordinates = np.clip(coordinates, 0, np.array(occupancy.shape) - 1)
+    hit_ids = dilated_occupancy_ids(occupancy, coordinates)
     particles = int(occupancy.max())
     found = len(set(hit_ids[hit_ids > 0].tolist()))
     return found, len(picks), particles

@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy import ndimage
 
+from tests import synthetic as syn
 from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
 from tomobench.methods.learning import (
@@ -18,7 +19,6 @@ from tomobench.methods.learning import (
     save_checkpoint,
     train,
 )
-from tomobench.methods.learning import synthetic as syn
 from tomobench.methods.learning.augment import AUGMENT_MODES, augment, draw_transform
 from tomobench.methods.learning.inference import sliding_window
 from tomobench.methods.learning.networks import SegmentationUNet

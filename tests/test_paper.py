@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tomobench.evaluation.shrec import GroundTruth, json_ready, score_picks
+from tomobench.evaluation.report import json_ready
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth
 from tomobench.io import write_json
 from tomobench.paper import published, tables, timings
 from tomobench.paper.figures import (

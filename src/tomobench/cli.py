@@ -171,22 +171,12 @@ def _check_out(args, submissions: list[tuple[str, Path]]) -> None:
 
 def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
     """Write one submission's JSON, text report, confusion CSV (and PNG); return its summary row."""
-    from tomobench.evaluation.confusion import (
-        confusion_frame,
-        save_confusion_figure,
-        write_confusion_csv,
-    )
-    from tomobench.evaluation.shrec import json_ready, write_text_report
-    from tomobench.io import write_json
+    from tomobench.evaluation.report import write_evaluation
 
     json_path, text_path, csv_path, *png_path = _report_paths(args.out, name,
                                                               not args.no_plots)
-    write_json(json_path, json_ready(result))
-    write_text_report(text_path, result, title=title)
-    frame = confusion_frame(result["classification"])
-    write_confusion_csv(csv_path, frame)
-    if png_path:
-        save_confusion_figure(png_path[0], frame, title=name)
+    write_evaluation(result, json_path, text_path, csv_path, title=title,
+                     figure_path=png_path[0] if png_path else None, figure_title=name)
     loc = result["localization"]
     print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
           f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
@@ -201,7 +191,8 @@ def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
 
 
 def run_evaluate(args) -> None:
-    from tomobench.evaluation.shrec import evaluate_submission, load_ground_truth_folder
+    from tomobench.evaluation.shrec import evaluate_submission
+    from tomobench.evaluation.truth import load_ground_truth_folder
     from tomobench.formats.copick_project import is_copick_config
 
     if is_copick_config(args.truth):

@@ -1,6 +1,9 @@
 # Reconstruction: weighted back-projection per tomogram and a central-slice figure.
 
 
+include: "reconstruction_functions.smk"
+
+
 rule reconstruct:
     input:
         projections=rules.simulate_tilt_series.output.projections,

@@ -16,11 +16,3 @@ def dataset_outputs(name):
         f"results/{name}/figures/model_{i}_central_slice.png" for i in TOMOGRAM_IDS
     ]
     return data + figures
-
-
-def _reconstruction_config():
-    """The config sections the reconstruction reads."""
-    return {
-        key: config.get(key) or {}
-        for key in ("tomograms", "scene", "reconstruction", "faithful")
-    }

@@ -104,7 +104,7 @@ def czii_score(
 
     Parameters
     ----------
-    truth : tomobench.evaluation.shrec.GroundTruth
+    truth : tomobench.evaluation.truth.GroundTruth
         Class names, centres ``(n, 3)`` ``(z, y, x)`` and voxel size.
     picks : DataFrame
         Columns ``class_name, x, y, z`` in voxels.

@@ -15,7 +15,7 @@ Export (:func:`export_tomogram`): one copick run per SHREC-layout tomogram folde
   ``instance_id`` = line number, since the line order decides a particle's first hit).
 
 Import (:func:`load_ground_truth`, :func:`load_picks`): points of any user/session of a run in
-voxels of a chosen voxel spacing, and a :class:`~tomobench.evaluation.shrec.GroundTruth` for the
+voxels of a chosen voxel spacing, and a :class:`~tomobench.evaluation.truth.GroundTruth` for the
 SHREC scorer. The occupancy regions come from the truth user's panoptic segmentation when there
 is one, else from balls of each pickable object's ``radius`` around its points (a voxel belongs to
 the nearest centre within radius) — the usual case for the CZII challenge and portal data.
@@ -352,12 +352,12 @@ def _ball_occupancy(centres_zyx: np.ndarray, radii_vox: np.ndarray, shape) -> np
 def load_ground_truth(root, run_name: str, *, user_id: str = TRUTH_USER,
                       session_id: str | None = None, voxel_size_A: float | None = None,
                       tomo_type: str | None = None, config_path: str = ""):
-    """A :class:`~tomobench.evaluation.shrec.GroundTruth` of a copick run's truth points.
+    """A :class:`~tomobench.evaluation.truth.GroundTruth` of a copick run's truth points.
 
     ``voxel_size_A`` defaults to the run's only voxel spacing. Class ids are the positions of
     the pickable objects sorted by label (the SHREC table for tomobench's own exports).
     """
-    from tomobench.evaluation.shrec import GroundTruth
+    from tomobench.evaluation.truth import GroundTruth
 
     run = _run(root, run_name)
     if voxel_size_A is None:

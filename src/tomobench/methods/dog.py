@@ -312,7 +312,8 @@ THRESHOLD_GRID = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 
 def _threshold_scores(tomograms, occupancies, voxel_size_nm, classes, options, classifier):
     """``[[threshold, localisation F1], ...]`` over ``THRESHOLD_GRID`` on annotated tomograms."""
-    from tomobench.evaluation.shrec import GroundTruth, score_picks
+    from tomobench.evaluation.shrec import score_picks
+    from tomobench.evaluation.truth import GroundTruth
 
     counts = np.zeros((len(THRESHOLD_GRID), 3))  # TP, FP, FN per threshold
     for (volume, locations), occupancy in zip(tomograms, occupancies, strict=True):

@@ -120,6 +120,38 @@ def _sampler(kind, tomograms, table, params, patch_shape) -> PatchSampler:
     )
 
 
+def _optimise(kind, network, optimisers, batch, params, weights, device, autocast,
+              step: int) -> float:
+    """One optimiser step on ``batch`` (``optimisers``: optimizer, scheduler, moving average
+    or None); returns the loss."""
+    optimizer, scheduler, ema = optimisers
+    tensors = _to_tensors(batch, device)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+        outputs = network(tensors["input"])
+    loss, _terms = kind.loss(outputs, tensors, params, weights)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{kind.name}: non-finite loss at step {step}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    if ema is not None:
+        ema.update_parameters(network)
+    return float(loss.detach())
+
+
+def _validation_batches(kind, tomograms, table, params, patch_shape, seed) -> list[dict]:
+    """The fixed validation batches (``validation_patches`` patches; none without
+    validation tomograms)."""
+    if not tomograms:
+        return []
+    sampler = _sampler(kind, tomograms, table, params, patch_shape)
+    generator = rng(seed, "learning", kind.name, "validation")
+    batch_size = int(params["batch_size"])
+    count = math.ceil(int(params["validation_patches"]) / batch_size)
+    return [sampler.batch(generator, batch_size) for _ in range(count)]
+
+
 def _evaluate(network, kind, batches, params, class_weights, device, autocast) -> float:
     network.eval()
     total = 0.0
@@ -233,12 +265,8 @@ def train(
     _check_patch(patch_shape, kind.alignment(params), "training.patch_voxels")
     train_sampler = _sampler(kind, training_tomograms, table, params, patch_shape)
     batch_size = int(params["batch_size"])
-    validation_batches = []
-    if validation_tomograms:
-        val_sampler = _sampler(kind, validation_tomograms, table, params, patch_shape)
-        val_rng = rng(seed, "learning", kind.name, "validation")
-        count = math.ceil(int(params["validation_patches"]) / batch_size)
-        validation_batches = [val_sampler.batch(val_rng, batch_size) for _ in range(count)]
+    validation_batches = _validation_batches(kind, validation_tomograms, table, params,
+                                             patch_shape, seed)
     weights = class_weights([t["segmentation"] for t in train_sampler.targets],
                             len(table.class_ids), float(params["class_weight_power"]),
                             float(params["class_weight_cap"]))
@@ -268,20 +296,9 @@ def train(
     while step < steps:
         batch = train_sampler.batch(rng(seed, "learning", kind.name, "batch", step), batch_size,
                                     params["augment"])
-        tensors = _to_tensors(batch, device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            outputs = network(tensors["input"])
-        loss, _terms = kind.loss(outputs, tensors, params, weights_tensor)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{kind.name}: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if ema is not None:
-            ema.update_parameters(network)
+        window_loss += _optimise(kind, network, (optimizer, scheduler, ema), batch, params,
+                                 weights_tensor, device, autocast, step)
         step += 1
-        window_loss += float(loss.detach())
         window_steps += 1
         if step % interval == 0 or step == steps:
             evaluated = ema.module if ema is not None else network
@@ -325,19 +342,14 @@ def train(
         checkpoint["tuned_inference"], tuning = tune_postprocessing(
             checkpoint, validation_tomograms, device, threads)
     report = {
-        "kind": kind.name,
-        "training": params,
-        "seed": int(seed),
-        "class_names": list(table.names),
+        **{key: checkpoint[key] for key in ("kind", "training", "seed", "class_names",
+                                            "class_stats", "best_step", "tuned_inference")},
         "class_weights": weights.tolist(),
-        "class_stats": stats,
         "training_tomograms": [t.name for t in training_tomograms],
         "validation_tomograms": [t.name for t in validation_tomograms],
         "parameters": sum(p.numel() for p in network.parameters()),
-        "best_step": int(best["step"]),
         "best_validation_loss": best["score"] if validation_batches else None,
         "history": history,
-        "tuned_inference": checkpoint["tuned_inference"],
         "tuning": tuning,
         # float sums run in another order with another thread count: the learned weights are
         # reproducible at a fixed count (Snakemake's threads of train_learning)
@@ -351,7 +363,7 @@ def train(
 
 def validation_truth(tomogram: TomogramData):
     """The SHREC ground truth of an annotated tomogram (for scoring picks on it)."""
-    from tomobench.evaluation.shrec import GroundTruth
+    from tomobench.evaluation.truth import GroundTruth
 
     frame = tomogram.particles
     return GroundTruth(
