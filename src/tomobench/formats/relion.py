@@ -34,6 +34,7 @@ from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
 from tomobench.io import model_files, read_acquisition
 from tomobench.orientation import relion_angles_deg
+from tomobench.simulation.ctf import Microscope
 
 RELION_VERSIONS = (4, 5)
 
@@ -50,8 +51,8 @@ class TomogramGeometry:
     shape_zyx: tuple[int, int, int]
     voxel_size_nm: float
     binning: float = 1.0
-    voltage_kv: float = 300.0
-    spherical_aberration_mm: float = 2.7
+    voltage_kv: float = Microscope.voltage_kv
+    spherical_aberration_mm: float = Microscope.spherical_aberration_mm
     amplitude_contrast: float = 0.07
 
     @property
@@ -84,7 +85,8 @@ def geometry_from_folder(folder: str | os.PathLike, *, name: str | None = None,
         raise InputError(f"{reconstruction}: not a valid MRC file ({error})") from error
     if not voxel_size_nm > 0:
         raise InputError(f"{reconstruction}: no voxel size in the header (give --voxel-size-nm)")
-    values = {"binning": 1.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7}
+    values = {"binning": 1.0, "voltage_kv": Microscope.voltage_kv,
+              "spherical_aberration_mm": Microscope.spherical_aberration_mm}
     if files["acquisition"].is_file():
         acquisition = read_acquisition(files["acquisition"], required=(
             "pixel_size_nm", "voltage_kv", "spherical_aberration_mm"))

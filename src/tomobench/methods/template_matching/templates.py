@@ -26,6 +26,7 @@ import scipy.fft
 from tomobench.errors import InputError
 from tomobench.fourier import fourier_bin, frequency_magnitude
 from tomobench.optics import aberration_phase
+from tomobench.simulation.ctf import Microscope
 
 CONTRASTS = ("dark", "bright")
 
@@ -149,8 +150,8 @@ def make_template(
     voxel_size_nm: float,
     *,
     defocus_um: float,
-    voltage_kv: float = 300.0,
-    spherical_aberration_mm: float = 2.7,
+    voltage_kv: float = Microscope.voltage_kv,
+    spherical_aberration_mm: float = Microscope.spherical_aberration_mm,
     amplitude_contrast: float = 0.07,
     lowpass_nm: float = 4.0,
     protein_contrast: str = "dark",
