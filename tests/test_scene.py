@@ -24,6 +24,7 @@ from tomobench.simulation.scene import (
     scene_parameters,
     solid_envelope,
 )
+from tomobench.structures.membranes import Vesicle
 
 
 def blob(n, radius, v_real, v_imag=0.0, elongate=1.0):
@@ -110,7 +111,7 @@ def _dense_scene(seed, **overrides):
     )
     kwargs.update(overrides)
     parameters = SceneParameters(**kwargs)
-    vesicle, gold = blob(31, 12, 1.0, 0.1), blob(11, 3, 25.0, 0.9)
+    vesicle, gold = Vesicle(0, 12.0, (6.0, 5.5, 5.0), 2.0), blob(11, 3, 25.0, 0.9)
     scene = build_scene(GEOMETRY, parameters, proteins, [vesicle], [gold], seed, 0)
     return scene, proteins, vesicle, gold
 

@@ -21,9 +21,10 @@ rule simulate_scene:
         "results/{name}/benchmarks/simulate_scene/model_{i}.tsv"
     conda:
         "../../envs/tomobench.yaml"
-    threads: 1
+    # two threads rotate the two parts of each potential side by side
+    threads: 2
     resources:
-        mem_mb=_simulation_mem_mb,
+        mem_mb=_scene_mem_mb,
     params:
         config=_simulation_config(),
         seed=SEED,
@@ -45,9 +46,10 @@ rule simulate_tilt_series:
         "results/{name}/benchmarks/simulate_tilt_series/model_{i}.tsv"
     conda:
         "../../envs/tomobench.yaml"
-    threads: 1
+    # two threads project and propagate alternate tilts
+    threads: 2
     resources:
-        mem_mb=_simulation_mem_mb,
+        mem_mb=_tilt_series_mem_mb,
         gpu=0 if DEVICE == "cpu" else 1,
     params:
         config=_simulation_config(),

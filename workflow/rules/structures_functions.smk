@@ -32,9 +32,8 @@ def structure_outputs(name):
     proteins = [
         f"{base}/{pdb}.{ext}" for pdb in PROTEIN_CLASSES for ext in ("mrc", "json")
     ]
-    vesicles = [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS]
     gold = [f"{base}/gold_{k}.mrc" for k in GOLD_IDS]
     tables = [
         f"results/{name}/paper/table1_structures.{ext}" for ext in ("csv", "md", "tex")
     ]
-    return proteins + vesicles + gold + tables
+    return proteins + gold + tables

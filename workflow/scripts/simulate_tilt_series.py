@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tomobench.mrc import read_mrc, write_mrc
+from tomobench.mrc import MrcVolume, write_mrc
 from tomobench.simulation.alignment import write_alignment
 from tomobench.simulation.ctf import Microscope
 from tomobench.simulation.tilt_series import (
@@ -19,8 +19,9 @@ seed = int(snakemake.params.seed)  # noqa: F821
 settings = TiltSeriesSettings.from_config(config)
 microscope = Microscope.from_config(config["microscope"])
 
-# memory-mapped: the spline coefficients are the only in-memory copy of the model
-potential, voxel_size_nm = read_mrc(snakemake.input.unbinned, mmap=True)  # noqa: F821
+# read in z-slabs: the spline coefficients are the only in-memory copy of the model
+potential = MrcVolume(snakemake.input.unbinned)  # noqa: F821
+voxel_size_nm = potential.voxel_size_nm
 acquisition = draw_acquisition(settings, voxel_size_nm, seed, model_id)
 log.info(
     "model %d: defocus %.3f um, dose %.2f e/A2, %d tilts",
