@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from importlib.metadata import version
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def pytme_comparison(shape, box: int, rotations: int, repeats: int) -> None:
     import warnings
 
     try:
-        import tme
+        import tme  # noqa: F401
     except ImportError:
         print("pyTME: not installed (pip install pytme) - comparison skipped")
         return
@@ -167,7 +168,7 @@ def pytme_comparison(shape, box: int, rotations: int, repeats: int) -> None:
     reference = LocalCorrelation(volume, mask).search([template], rotation_set).scores
     difference = np.abs(_pytme_search(volume, template, mask, rotation_set, 1, 1)
                         - reference).max()
-    print(f"pyTME {getattr(tme, '__version__', '?')} (package pytme); volume {shape}, box {box}³,"
+    print(f"pyTME {version('pytme')}; volume {shape}, box {box}³,"
           f" {rotations} rotations, no wedge; max |score difference| {difference:.1e}")
     runs = {f"tomobench {n} thread(s)": (n, lambda n=n: LocalCorrelation(
         volume, mask, workers=n).search([template], rotation_set)) for n in (1, 2)}

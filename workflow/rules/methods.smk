@@ -7,7 +7,8 @@
 # ---------------------------------------------------------------------------------------------
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
 # Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
-# the search grid (search_voxel_size_nm).
+# the search grid (search_voxel_size_nm), plus ~5 more per rotation worker beyond the first
+# (counted for two: `--set-threads match_templates=2`).
 _TOMOGRAM_VOXELS = (
     config["tomograms"]["size_xy_voxels"] ** 2 * config["tomograms"]["size_z_voxels"]
 )
@@ -19,7 +20,7 @@ _SEARCH_BINNING = max(
     ),
 )
 TM_MEM_MB = (
-    500 + (16 * _TOMOGRAM_VOXELS + 56 * _TOMOGRAM_VOXELS // _SEARCH_BINNING**3) // 10**6
+    500 + (16 * _TOMOGRAM_VOXELS + 76 * _TOMOGRAM_VOXELS // _SEARCH_BINNING**3) // 10**6
 )
 
 
@@ -97,7 +98,8 @@ rule match_templates:
         chunk=r"\d+",
     conda:
         "../../envs/tomobench.yaml"
-    # Small FFTs gain nothing from a second thread: classes run side by side instead.
+    # One thread: classes and chunks run side by side. A job given more threads
+    # (`--set-threads match_templates=2`) deals its rotations to them (same maps).
     threads: 1
     resources:
         mem_mb=TM_MEM_MB,

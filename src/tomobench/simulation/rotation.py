@@ -8,8 +8,6 @@ A rotated particle's potential is ``q(r) = p(Rᵀ (r − c) + c)`` about its cen
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
@@ -81,8 +79,6 @@ class Rotator:
     ringing of an atomic potential (values < 10⁻³ of the peak) otherwise fills its whole box,
     about 3–5× the molecule's volume for the large complexes. Output voxels left out are 0,
     as are those whose source lies beyond the padded grid.
-    ``threads`` = 2 interpolates the real and imaginary parts side by side (scipy releases
-    the GIL); the result does not depend on it.
 
     An optional boolean ``solid`` mask of the same shape (e.g. the particle's solid envelope)
     is rotated along with the potential by nearest-neighbour lookup at the same coordinates;
@@ -91,8 +87,7 @@ class Rotator:
     """
 
     def __init__(self, volume: np.ndarray, solid: np.ndarray | None = None,
-                 centre_ball_radius: float = 0.0, support_fraction: float = 0.0,
-                 threads: int = 1):
+                 centre_ball_radius: float = 0.0, support_fraction: float = 0.0):
         self.shape = volume.shape
         #: peaks of the unrotated potential (references for occupancy thresholds)
         self.imag_peak = float(volume.imag.max())
@@ -123,7 +118,6 @@ class Rotator:
         ]
         self._solid = None if solid is None else np.pad(solid.astype(bool), _PAD_VOXELS)
         self._centre_ball = distance[self._inside] <= centre_ball_radius
-        self._pool = ThreadPoolExecutor(2) if threads > 1 else None
 
     @property
     def has_solid(self) -> bool:
@@ -166,20 +160,11 @@ class Rotator:
         out = np.zeros(int(np.prod(self.shape)), dtype=np.complex64)
         keep = np.flatnonzero(self._nearest(source, self._support))
         inside, source = self._inside[keep], source.take(keep, axis=1)
-        jobs = [(part, target, source, inside)
-                for part, target in zip(self._parts, (out.real, out.imag), strict=True)]
-        if self._pool is None:
-            for job in jobs:
-                _interpolate(*job)
-        else:
-            list(self._pool.map(lambda job: _interpolate(*job), jobs))
+        for part, target in zip(self._parts, (out.real, out.imag), strict=True):
+            target[inside] = ndimage.map_coordinates(
+                part, source, order=3, prefilter=False, mode="mirror", output=np.float32
+            )
         return out.reshape(self.shape)
-
-
-def _interpolate(coefficients, target, source, inside) -> None:
-    target[inside] = ndimage.map_coordinates(
-        coefficients, source, order=3, prefilter=False, mode="mirror", output=np.float32
-    )
 
 
 def _affine(part: np.ndarray, matrix: np.ndarray, offset: np.ndarray, order: int) -> np.ndarray:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -358,8 +360,10 @@ def build_scene(
     ``proteins`` maps class names (drawn uniformly) to potentials; vesicles (shapes, made in
     place on the scene grid: :class:`tomobench.structures.membranes.VesicleVoxels`) and gold
     beads are drawn uniformly from their libraries. All randomness comes from
-    ``rng(seed, "scene", model_id)``. ``threads`` (1 or 2) interpolate the two parts of each
-    rotated potential side by side; the scene does not depend on it.
+    ``rng(seed, "scene", model_id)``: the counts, then per kind every object's source and
+    orientation, then the positions as objects are placed in order. ``threads`` > 1 rotate
+    and blur the upcoming gold beads and proteins side by side while earlier ones are placed;
+    the scene does not depend on it.
     """
     rng = seeding.rng(seed, "scene", model_id)
     counts = {
@@ -381,37 +385,44 @@ def build_scene(
     rows = []
     summary = {"drawn": counts, "placed": {}, "failed": {}, "failed_by_class": {}}
     class_names = sorted(proteins)
-    rotators: dict[int, Rotator] = {}  # B-spline coefficients computed once per potential
-    centre_ball = centre_ball_radius_voxels(geometry.binning)
     blur_voxels = parameters.motion_blur_sigma_nm / geometry.simulation_voxel_nm
     start = last_log = time.perf_counter()
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
     for kind in ("vesicle", "fiducial", "protein"):
-        placed = failed = 0
-        for drawn in range(counts[kind]):
+        draws = []
+        for _ in range(counts[kind]):
             if kind == "protein":
                 name = class_names[int(rng.integers(len(class_names)))]
-                source = proteins[name]
+                draws.append((name, proteins[name]))
             else:
-                name = kind
-                source = libraries[kind][int(rng.integers(len(libraries[kind])))]
-            angles = sample_euler_angles_deg(rng, 1, parameters.orientation_sampling)[0]
+                draws.append((kind, libraries[kind][int(rng.integers(len(libraries[kind])))]))
+        angles = sample_euler_angles_deg(rng, counts[kind], parameters.orientation_sampling)
+        if kind == "vesicle":
+            prepared = (None for _ in draws)
+        else:
+            rotators = _rotators(draws, kind, parameters, geometry.binning)
+            jobs = [(rotators[id(source)], a) for (_, source), a in zip(draws, angles,
+                                                                        strict=True)]
+
+            def prepare(job, kind=kind):
+                return _prepare(job[0], job[1], kind, parameters.threshold_rotated_potentials,
+                                blur_voxels)
+
+            prepared = _in_order(prepare, jobs, pool, ahead=4 * threads)
+        placed = failed = 0
+        for drawn, ((name, source), block) in enumerate(zip(draws, prepared, strict=True)):
             if kind == "vesicle":
-                centre = _place_vesicle(source, angles, geometry, parameters, potential,
+                centre = _place_vesicle(source, angles[drawn], geometry, parameters, potential,
                                         occupancy, rng, len(rows) + 1)
             else:
-                if id(source) not in rotators:
-                    solid = (solid_envelope(source) if kind == "protein"
-                             and not parameters.threshold_rotated_potentials else None)
-                    rotators[id(source)] = Rotator(source, solid, centre_ball if solid is not None
-                                                   else 0.0, SUPPORT_FRACTION, threads)
-                centre = _place_block(rotators[id(source)], angles, kind, parameters, potential,
-                                      occupancy, rng, len(rows) + 1, blur_voxels)
+                centre = _place_block(block, parameters, potential, occupancy, rng,
+                                      len(rows) + 1)
             if centre is None:
                 failed += 1
                 by_class = summary["failed_by_class"]
                 by_class[name] = by_class.get(name, 0) + 1
             else:
-                shown = angles if kind == "protein" else (math.nan,) * 3
+                shown = angles[drawn] if kind == "protein" else (math.nan,) * 3
                 rows.append([name, *(int(c) for c in centre), *shown])
                 placed += 1
             now = time.perf_counter()
@@ -422,19 +433,50 @@ def build_scene(
         summary["placed"][kind], summary["failed"][kind] = placed, failed
         logger.info("placed %d of %d %s objects (%.0f s)", placed, counts[kind], kind,
                     time.perf_counter() - start)
+    if pool is not None:
+        pool.shutdown()
     objects = pd.DataFrame(rows, columns=["class_name", "z", "y", "x", "a1", "a2", "a3"])
     return Scene(potential, occupancy, objects, summary)
 
 
-def _place_block(rotator: Rotator, angles, kind: str, parameters: SceneParameters,
-                 potential: np.ndarray, occupancy: np.ndarray, rng, object_id: int,
-                 blur_sigma_voxels: float):
-    """Rotate and blur a potential, find it a free position inside the box and add it there.
+def _rotators(draws, kind: str, parameters: SceneParameters, binning: int) -> dict:
+    """One :class:`Rotator` per drawn source (keyed by ``id``): proteins carry their solid
+    envelope (unless the organisers' thresholds decide occupancy)."""
+    rotators = {}
+    for _, source in draws:
+        if id(source) not in rotators:
+            solid = (solid_envelope(source) if kind == "protein"
+                     and not parameters.threshold_rotated_potentials else None)
+            ball = centre_ball_radius_voxels(binning) if solid is not None else 0.0
+            rotators[id(source)] = Rotator(source, solid, ball, SUPPORT_FRACTION)
+    return rotators
+
+
+def _in_order(function, jobs, pool, ahead: int):
+    """``function(job)`` for every job, yielded in order; with a thread ``pool`` up to
+    ``ahead`` jobs run ahead of the consumer."""
+    if pool is None:
+        yield from (function(job) for job in jobs)
+        return
+    pending = deque()
+    queued = iter(jobs)
+    for job in queued:
+        pending.append(pool.submit(function, job))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        yield pending.popleft().result()
+        job = next(queued, None)
+        if job is not None:
+            pending.append(pool.submit(function, job))
+
+
+def _place_block(prepared: _Prepared | None, parameters: SceneParameters,
+                 potential: np.ndarray, occupancy: np.ndarray, rng, object_id: int):
+    """Find a rotated, blurred object a free position inside the box and add it there.
 
     Returns the centre voxel ``(z, y, x)``, or None when no position was free.
     """
-    prepared = _prepare(rotator, angles, kind, parameters.threshold_rotated_potentials,
-                        blur_sigma_voxels)
     if prepared is None:
         return None
     spot = _try_place(potential.shape, prepared, occupancy, rng,
