@@ -52,9 +52,11 @@ log.info("scene summary: %s", scene.summary)
 out = snakemake.output  # noqa: F821
 # the final volumes one at a time: the scene itself is most of the memory
 write_mrc(out.grandmodel, final_grandmodel(scene, geometry, threads), geometry.voxel_size_nm)
+log.info("wrote %s", out.grandmodel)
 for path, mask in zip((out.class_mask, out.occupancy_mask), final_masks(scene, geometry),
                       strict=True):
     write_mrc(path, mask, geometry.voxel_size_nm)
+    log.info("wrote %s", path)
     del mask
 write_particle_locations(out.locations, final_locations(scene, geometry))
 log.info("wrote the ground truth; adding ice and writing the unbinned model")

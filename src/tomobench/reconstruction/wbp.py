@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
+from tomobench.progress import Progress
+
 logger = logging.getLogger(__name__)
 
 
@@ -89,6 +91,7 @@ def backproject(
     volume = np.zeros((nzf, nxf, nyf), dtype=np.float32)  # (z, x, y) while accumulating
     xi = b * np.arange(nxf) - cx
     thetas = [math.radians(angle) for angle in angles_deg]
+    progress = Progress("back-projection: block of planes", -(-nzf // z_chunk), logger)
 
     def fill(z0: int) -> None:
         z = np.arange(z0, min(z0 + z_chunk, nzf))
@@ -104,6 +107,7 @@ def backproject(
             lo, hi = np.clip(i0, 0, nxf - 1), np.clip(i0 + 1, 0, nxf - 1)
             block += w0[..., None] * columns[t][lo]
             block += w1[..., None] * columns[t][hi]
+        progress.step()
 
     starts = range(0, nzf, z_chunk)
     if workers > 1:

@@ -20,12 +20,17 @@ the input voxels exactly.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import ndimage
+
+from tomobench.progress import Progress
+
+logger = logging.getLogger(__name__)
 
 
 def bspline3(t: np.ndarray) -> np.ndarray:
@@ -60,6 +65,8 @@ def spline_coefficients(potential, planes_per_chunk: int = 8) -> np.ndarray:
     pad = PAD_VOXELS
     coefficients = np.zeros((nz + 2 * pad, nx + 2 * pad, ny), np.complex64)
     chunk = np.zeros((planes_per_chunk, ny, nx + 2 * pad), np.float32)
+    progress = Progress("spline coefficients: block", -(-nz // planes_per_chunk)
+                        + -(-ny // 64), logger)
     for z0 in range(0, nz, planes_per_chunk):
         z1 = min(z0 + planes_per_chunk, nz)
         block = np.asarray(potential[z0:z1])
@@ -69,6 +76,7 @@ def spline_coefficients(potential, planes_per_chunk: int = 8) -> np.ndarray:
             rows[:, :, pad : pad + nx] = part
             ndimage.spline_filter1d(rows, order=3, axis=2, mode="mirror", output=rows)
             target[pad + z0 : pad + z1] = rows.transpose(0, 2, 1)
+        progress.step()
     # along z in contiguous copies of 64 y columns (filtering the strided parts in place
     # directly is ~15x slower: every line would jump across the whole volume)
     for y0 in range(0, ny, 64):
@@ -76,6 +84,7 @@ def spline_coefficients(potential, planes_per_chunk: int = 8) -> np.ndarray:
             columns = np.ascontiguousarray(part)
             ndimage.spline_filter1d(columns, order=3, axis=0, mode="mirror", output=columns)
             part[...] = columns
+        progress.step()
     return coefficients
 
 

@@ -32,6 +32,7 @@ from tomobench.classes import class_id
 from tomobench.errors import InputError
 from tomobench.orientation import rotation_matrix_xyz
 from tomobench.particles import LOCATION_COLUMNS
+from tomobench.progress import Progress
 from tomobench.simulation.physics import ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v
 from tomobench.simulation.resample import fourier_bin
 from tomobench.simulation.rotation import (
@@ -72,8 +73,6 @@ SUPPORT_FRACTION = 1e-3
 #: Every 997th, then every 31st occupied voxel of a vesicle is tested first at each placement
 #: attempt (cheap rejections); a position that passes is then checked voxel by voxel.
 VESICLE_PROBE_STRIDES = (997, 31)
-#: Seconds between progress lines of the scene (placement) loop.
-PROGRESS_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -386,7 +385,7 @@ def build_scene(
     summary = {"drawn": counts, "placed": {}, "failed": {}, "failed_by_class": {}}
     class_names = sorted(proteins)
     blur_voxels = parameters.motion_blur_sigma_nm / geometry.simulation_voxel_nm
-    start = last_log = time.perf_counter()
+    start = time.perf_counter()
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     for kind in ("vesicle", "fiducial", "protein"):
         draws = []
@@ -410,6 +409,7 @@ def build_scene(
 
             prepared = _in_order(prepare, jobs, pool, ahead=4 * threads)
         placed = failed = 0
+        progress = Progress(f"{kind} objects", len(draws), logger)
         for drawn, ((name, source), block) in enumerate(zip(draws, prepared, strict=True)):
             if kind == "vesicle":
                 centre = _place_vesicle(source, angles[drawn], geometry, parameters, potential,
@@ -425,11 +425,7 @@ def build_scene(
                 shown = angles[drawn] if kind == "protein" else (math.nan,) * 3
                 rows.append([name, *(int(c) for c in centre), *shown])
                 placed += 1
-            now = time.perf_counter()
-            if now - last_log >= PROGRESS_SECONDS:
-                logger.info("%s %d/%d: %d placed, %d failed (%.0f s)", kind, drawn + 1,
-                            counts[kind], placed, failed, now - start)
-                last_log = now
+            progress.step(f": {placed} placed, {failed} failed")
         summary["placed"][kind], summary["failed"][kind] = placed, failed
         logger.info("placed %d of %d %s objects (%.0f s)", placed, counts[kind], kind,
                     time.perf_counter() - start)

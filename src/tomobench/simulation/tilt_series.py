@@ -222,7 +222,8 @@ def simulate_tilt_series(
         shift_px = tuple(v / voxel_size_nm for v in acquisition.shifts_nm[i])
         transfer = complex_ctf(shape_xy, voxel_size_nm, defocus_nm, microscope, xp)
         transfer *= xp.asarray(shift_ramp(shape_xy, shift_px[::-1]))
-        image_wave = fft2(fft2(wave, xp, workers=fft_workers) * transfer, xp, True, fft_workers)
+        spectrum = fft2(wave, xp, workers=fft_workers, overwrite=True)
+        image_wave = fft2(spectrum * transfer, xp, True, fft_workers, overwrite=True)
         intensity = to_numpy((image_wave.real**2 + image_wave.imag**2).astype(xp.float32)).T
         noise_rng = seeding.rng(acquisition.seed, "detector", acquisition.model_id, i)
         image = detect(intensity, electrons_per_pixel, noise_rng, settings.detector, settings.noise)

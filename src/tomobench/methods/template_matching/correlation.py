@@ -18,8 +18,6 @@ All arrays are ``(z, y, x)``. The same code runs on numpy/scipy (CPU) or cupy (G
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
@@ -28,6 +26,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from tomobench.backend import to_numpy
+from tomobench.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +242,7 @@ class LocalCorrelation:
         wedge_xp = None if wedge is None else xp.asarray(wedge)
         threads = min(self.workers, len(pairs)) if xp is np else 1
         sums = xp.zeros((len(pairs), 2))  # per pair: Σ score, Σ score² (strided voxels)
-        progress = _Progress(len(pairs), log_every_seconds)
+        progress = Progress("rotation", len(pairs), logger, log_every_seconds)
 
         def run(worker: int):
             best = xp.full(self.shape, -xp.inf, dtype=xp.float32)
@@ -292,28 +291,6 @@ class LocalCorrelation:
             rotations=len(pairs),
             seconds=seconds,
         )
-
-
-class _Progress:
-    """Counts searched rotations (from any thread) and logs every ``every_seconds``."""
-
-    def __init__(self, total: int, every_seconds: float):
-        self.total, self.every_seconds = total, every_seconds
-        self.done = 0
-        self.start = self.last = time.perf_counter()
-        self.lock = threading.Lock()
-
-    def step(self) -> None:
-        with self.lock:
-            self.done += 1
-            now = time.perf_counter()
-            if now - self.last > self.every_seconds:
-                logger.info("rotation %d/%d (%.1f ms each)", self.done, self.total,
-                            1e3 * (now - self.start) / self.done)
-                self.last = now
-
-    def seconds(self) -> float:
-        return time.perf_counter() - self.start
 
 
 def brute_force_score(volume: np.ndarray, template: np.ndarray, mask: np.ndarray,
