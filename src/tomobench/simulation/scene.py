@@ -8,6 +8,12 @@ intersect those of the objects already placed (exact voxel test), with at most
 (``voxel_size_nm / binning``) as a complex potential ``(nz, ny, nx)`` = ``(binning ·
 ice_voxels, binning · size_xy, binning · size_xy)``: the ice slab fills the box.
 
+Only objects are ever computed, never boxes around them: a vesicle's potential is evaluated
+in place on its shell voxels (:class:`tomobench.structures.membranes.VesicleVoxels`), proteins
+and beads are rotated within their support and motion-blurred one by one before they are added
+(the blur is linear, so this equals blurring the scene; vesicles are blurred across their
+membrane profile). The scene's own memory is the complex potential and the occupancy.
+
 Final frame (docs/ARCHITECTURE.md): binned sample ``i`` sits at simulation index
 ``binning · i`` (Fourier binning); the slab starts at ``z_offset`` of the final volume, and
 ground-truth voxels are ``x // binning``, ``z // binning + z_offset``.
@@ -320,17 +326,15 @@ def _prepare(rotator: Rotator, angles_deg, kind: str, threshold: bool,
     )
 
 
-def _try_place(scene_shape, prepared: _Prepared, occupancy, rng, attempts: int, inside: bool):
-    """Return (centre, target slices, block slices) of a free position, or None."""
+def _try_place(scene_shape, prepared: _Prepared, occupancy, rng, attempts: int):
+    """Return (centre, target slices, block slices) of a free position with the unblurred
+    block inside the box (its blur may spill over the faces), or None."""
     size = np.array(prepared.block.shape)
     shape = np.array(scene_shape)
-    if inside:  # the unblurred block inside the box (its blur may spill over the faces)
-        low_c = -prepared.low - prepared.pad
-        high_c = shape - prepared.low - size + prepared.pad  # inclusive centre range
-        if np.any(high_c < low_c):
-            return None
-    else:
-        low_c, high_c = np.zeros(3, int), shape - 1
+    low_c = -prepared.low - prepared.pad
+    high_c = shape - prepared.low - size + prepared.pad  # inclusive centre range
+    if np.any(high_c < low_c):
+        return None
     for _ in range(attempts):
         centre = np.array([rng.integers(a, b + 1) for a, b in zip(low_c, high_c, strict=False)])
         start = centre + prepared.low
@@ -476,7 +480,7 @@ def _place_block(prepared: _Prepared | None, parameters: SceneParameters,
     if prepared is None:
         return None
     spot = _try_place(potential.shape, prepared, occupancy, rng,
-                      parameters.max_placement_attempts, inside=True)
+                      parameters.max_placement_attempts)
     if spot is None:
         return None
     centre, target, block = spot
