@@ -7,10 +7,13 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev
 CORES ?= all
 SNAKEMAKE_ARGS ?=
+# Another configuration: make run CONFIG=config/shrec2021.yaml (replaces config/config.yaml).
+CONFIG ?=
+CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG))
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint report clean-results
+.PHONY: install run test lint report clean-results check-config
 
 install: $(STAMP)
 
@@ -21,8 +24,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+# One line for a config file that does not exist (snakemake itself prints a traceback).
+check-config:
+	@test -z "$(CONFIG)" -o -f "$(CONFIG)" || \
+		{ echo "make: error: CONFIG=$(CONFIG): config file not found" >&2; exit 2; }
+
+run: check-config $(STAMP)
+	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) $(CONFIG_ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -32,5 +40,5 @@ lint: $(STAMP)
 	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
 	$(VENV)/bin/snakemake --lint
 
-report: $(STAMP)
-	$(VENV)/bin/snakemake --report report.html $(SNAKEMAKE_ARGS)
+report: check-config $(STAMP)
+	$(VENV)/bin/snakemake --report report.html $(SNAKEMAKE_ARGS) $(CONFIG_ARGS)

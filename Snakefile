@@ -24,11 +24,39 @@ include: "workflow/rules/formats.smk"
 report: "workflow/report/workflow.rst"
 
 
+# Quick rules that read only small files (JSONs, benchmark TSVs): on a cluster they run on the
+# submitting node instead of waiting in the queue.
+localrules:
+    record_config,
+    table_particle_counts,
+    table_localization,
+    table_class_f1,
+    table_size_groups,
+    table_size_group_f1,
+    table_timings,
+    figure_cumulative_f1,
+    figure_f1_vs_weight,
+    figure_confusion_matrices,
+
+
+# Before the first job of a real run (not a dry run): a read-only output folder is one line
+# naming it instead of a traceback from the job that first writes there; on a SLURM run, stop
+# before the first submission when a job could never start.
+onstart:
+    with one_line_errors():
+        check_writable(f"results/{RUN_NAME}")
+    check_slurm_jobs()
+
+
+# `all` lists every kept output, intermediates included: a deleted pick file, potential or
+# model is rebuilt (with what depends on it) instead of "Nothing to be done".
 rule all:
     default_target: True
     input:
         f"results/{RUN_NAME}/config.yaml",
+        structure_outputs(RUN_NAME),
         dataset_outputs(RUN_NAME),
+        method_outputs(RUN_NAME),
         evaluation_outputs(RUN_NAME),
         paper_outputs(RUN_NAME),
 
@@ -57,6 +85,7 @@ rule record_config:
     resources:
         mem_mb=500,
     params:
+        code=code("record_config.py"),
         config=config,
     script:
         "workflow/scripts/record_config.py"

@@ -61,8 +61,8 @@ def test_evaluate_folder_of_submissions_and_corrected_mode(tmp_path, truth_folde
     assert main(["evaluate", "--truth", str(truth_folder), "--picks", str(submissions),
                  "--out", str(out), "--mode", "corrected", "--no-plots"]) == 0
     summary = pd.read_csv(out / "summary.csv")
-    assert summary["submission"].tolist() == ["b", "teamA_run"]
-    team = json.loads((out / "teamA_run.json").read_text())["localization"]
+    assert summary["submission"].tolist() == ["b", "teamA/run"]
+    team = json.loads((out / "teamA" / "run.json").read_text())["localization"]
     assert (team["N"], team["RR"], team["ignored"]) == (3, 1, 1)  # pick on the vesicle ignored
     assert not (out / "b_confusion.png").exists()
 

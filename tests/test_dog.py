@@ -117,3 +117,27 @@ def test_calibrated_scale_classes_on_noisy_band_passed_data():
         pick(test, 1.0, classes, params)
     with pytest.raises(InputError, match="another scale space"):
         pick(test, 1.0, classes, {**params, "sigma_ratio": 1.4}, classifier)
+
+
+def test_threshold_tuned_on_the_calibration_tomograms():
+    """threshold_sigma: null picks the grid value with the best localisation F1 on the
+    calibration tomograms; a tuned threshold is then used by pick()."""
+    from tomobench.methods.dog import THRESHOLD_GRID
+
+    train, truth, classes = _tomogram_like(3)
+    occupancy = np.zeros(train.shape, dtype=np.int32)
+    for k, row in enumerate(truth.itertuples(), start=1):
+        occupancy[row.z - 2:row.z + 3, row.y - 2:row.y + 3, row.x - 2:row.x + 3] = k
+    params = {"threshold_sigma": None}
+    classifier = calibrate([(train, truth)], 1.0, classes, params, [occupancy])
+    thresholds = [t for t, _ in classifier.threshold_scores]
+    assert thresholds == list(THRESHOLD_GRID)
+    best = max(f1 for _, f1 in classifier.threshold_scores)
+    assert dict(classifier.threshold_scores)[classifier.threshold_sigma] == best > 0.8
+    test, _, _ = _tomogram_like(4)
+    tuned = pick(test, 1.0, classes, params, classifier)
+    fixed = pick(test, 1.0, classes, {"threshold_sigma": classifier.threshold_sigma},
+                 classifier)
+    assert tuned.equals(fixed)
+    with pytest.raises(InputError, match="occupancy"):
+        calibrate([(train, truth)], 1.0, classes, params)

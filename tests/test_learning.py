@@ -83,11 +83,11 @@ def test_training_is_deterministic_and_resumable(tomograms, tmp_path):
     calls = {"n": 0, "fail_at": 7}  # the 5th training step, after the state saved at step 3
     base = KINDS["deepfinder"]
 
-    def flaky_loss(outputs, batch, params):
+    def flaky_loss(outputs, batch, params, class_weights=None):
         calls["n"] += 1
         if calls["n"] == calls["fail_at"]:
             raise Interrupt
-        return base.loss(outputs, batch, params)
+        return base.loss(outputs, batch, params, class_weights)
 
     flaky = KINDS.get("deepfinder_flaky") or register(LearningKind(
         name="deepfinder_flaky", build_network=base.build_network, alignment=base.alignment,
@@ -124,6 +124,20 @@ def test_checkpoint_round_trip_weights_only(tomograms, tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="bad.pt"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_checkpoint_bytes_depend_on_the_tensors_only(tmp_path):
+    """Two saves of equal payloads under different names are byte-identical (zip member names
+    do not come from the temporary file); a changed weight changes the bytes."""
+    payload = {"kind": "deepfinder", "state_dict": {"w": torch.arange(6.0).reshape(2, 3)},
+               "class_ids": [1, 2]}
+    first, second = tmp_path / "a" / "checkpoint.pt", tmp_path / "b" / "other.pt"
+    save_checkpoint(first, payload)
+    save_checkpoint(second, {**payload, "state_dict": {"w": torch.arange(6.0).reshape(2, 3)}})
+    assert first.read_bytes() == second.read_bytes()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["checkpoint.pt"]
+    save_checkpoint(second, {**payload, "state_dict": {"w": torch.ones(2, 3)}})
+    assert first.read_bytes() != second.read_bytes()
 
 
 @pytest.mark.parametrize("kind", ["deepfinder", "mc_ds_net"])

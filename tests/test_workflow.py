@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,52 +19,9 @@ from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations, read_picks
 from tomobench.workflow_support import code_dependencies
 
-from .conftest import REPO_ROOT, STRUCTURES_DIR, requires_structures
+from .conftest import REPO_ROOT, planned_jobs, requires_structures, snakemake
 
 CONFIGS = ["config.yaml", "test.yaml", "shrec2021.yaml"]
-
-
-def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check=True):
-    """Run snakemake on the repository's Snakefile in ``workdir``; return the completed process."""
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO_ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-    ]
-    env = dict(os.environ)
-    if STRUCTURES_DIR is not None:
-        env["TOMOBENCH_STRUCTURES"] = str(STRUCTURES_DIR)
-    # --configfile takes several values: it goes last, after any target.
-    configfile_args = [] if configfile is None else ["--configfile", str(configfile)]
-    result = subprocess.run(
-        [*command, *args, *configfile_args], capture_output=True, text=True, env=env, cwd=workdir
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed ({result.returncode}):\n"
-            f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-        )
-    return result
-
-
-def planned_jobs(result) -> dict[str, int]:
-    """Rule name -> job count from a dry run's job-stats table ('Nothing to be done' -> {})."""
-    counts = {}
-    text = result.stdout + result.stderr
-    table = re.search(r"Job stats:\n(.*?)\n\n", text, re.S)
-    if table is None:
-        return counts
-    for line in table.group(1).splitlines()[2:]:
-        fields = line.split()
-        if len(fields) == 2 and fields[1].isdigit() and fields[0] != "total":
-            counts[fields[0]] = int(fields[1])
-    return counts
 
 
 def test_lint_is_clean(tmp_path):
@@ -108,7 +64,7 @@ def test_cluster_profile_dry_run(tmp_path):
         str(REPO_ROOT / "profiles" / "slurm"),
         configfile=REPO_ROOT / "config" / "test.yaml",
     )
-    assert "slurm_partition=gpu" in result.stdout
+    assert "slurm_partition=cpu" in result.stdout and "gpu=1" not in result.stdout
 
 
 def test_default_config_is_used_without_configfile(tmp_path):
@@ -123,7 +79,7 @@ def test_configfile_replaces_the_default(tmp_path):
     path = tmp_path / "one_method.yaml"
     path.write_text(yaml.safe_dump(config))
     jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path))
-    assert jobs["evaluate_picks"] == 1
+    assert jobs["evaluate_picks"] == 1 + 2  # DoG and the two controls
     assert "train_learning" not in jobs and "match_templates" not in jobs
 
 
@@ -159,15 +115,6 @@ def test_code_dependencies_follow_imports():
 
 
 # --- the tiny configuration end to end -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    if STRUCTURES_DIR is None:
-        pytest.skip("../shared/structures is absent (needed for real protein structures)")
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    snakemake(workdir, configfile=REPO_ROOT / "config" / "test.yaml")
-    return workdir
 
 
 @requires_structures

@@ -23,12 +23,16 @@ tomobench's own data/model_<i> folders all work).
 Submissions: one particle per line, '<class> <x> <y> <z> [anything]', whitespace separated,
 coordinates in voxels of the reconstruction (x fastest). Lines starting with '#' are skipped.
 
-Writes, per submission <name> (the file stem, or its path below the folder with '/' -> '_'):
+Writes, per submission <name> (the file stem, or its path below the folder without .txt, so
+a/b.txt and a_b.txt stay apart: <out>/a/b.json and <out>/a_b.json):
   <name>.json            every number (localization, confusion matrix, per-class, CZII)
   <name>.txt             the text report (the organisers' localization block and more)
   <name>_confusion.csv   confusion matrix, rows actual, columns predicted (+ background)
   <name>_confusion.png   the same, classes ordered by molecular weight
-and summary.csv with one row of localization numbers per submission.
+and summary.csv with one row of localization numbers per submission. Files named
+particle_locations.txt below a picks folder are ground truth, not submissions: they are listed
+as skipped. --out must lie outside a picks folder (its reports would be read as submissions by
+the next run) and may never replace an input file.
 
 Modes: 'published' reproduces the organisers' eval.py (recall over all particle lines except
 4V94, vesicles included; predictions on 4V94/vesicles kept in RR); 'corrected' excludes vesicles
@@ -123,15 +127,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _submissions(picks: Path) -> list[tuple[str, Path]]:
+#: Ground-truth lists found in a picks folder are not submissions.
+TRUTH_LIST_NAME = "particle_locations.txt"
+
+
+def _submissions(picks: Path) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """``([(name, file)], skipped files)``: a name is the file's path below the picks folder
+    without ``.txt`` (``a/b``), or the stem of a single file; skipped: ground-truth lists."""
     if picks.is_dir():
-        files = sorted(p for p in picks.rglob("*.txt") if p.is_file())
+        found = sorted(p for p in picks.rglob("*.txt") if p.is_file())
+        files = [p for p in found if p.name != TRUTH_LIST_NAME]
         if not files:
             raise InputError(f"{picks}: no *.txt submission files in this folder")
-        return [(str(p.relative_to(picks).with_suffix("")).replace("/", "_"), p) for p in files]
+        named = [(p.relative_to(picks).with_suffix("").as_posix(), p) for p in files]
+        return named, [p for p in found if p.name == TRUTH_LIST_NAME]
     if not picks.is_file():
         raise InputError(f"{picks}: picks file or folder not found")
-    return [(picks.stem, picks)]
+    return [(picks.stem, picks)], []
+
+
+def _report_paths(out: Path, name: str, plots: bool) -> list[Path]:
+    suffixes = [".json", ".txt", "_confusion.csv"] + (["_confusion.png"] if plots else [])
+    return [out / f"{name}{suffix}" for suffix in suffixes]
+
+
+def _check_out(args, submissions: list[tuple[str, Path]]) -> None:
+    """``--out`` outside a picks folder, and no report path equal to an input file."""
+    out = args.out.resolve()
+    picks = args.picks.resolve()
+    if args.picks.is_dir() and (out == picks or picks in out.parents):
+        raise InputError(f"--out {args.out} lies in the picks folder {args.picks}: the next run "
+                         "would read its reports (*.txt) as submissions; choose a folder outside")
+    inputs = {p.resolve(): p for _, p in submissions}
+    inputs.update({(args.truth / f).resolve(): args.truth / f
+                   for f in (TRUTH_LIST_NAME, "occupancy_mask.mrc")})
+    for name, _ in submissions:
+        for path in _report_paths(args.out, name, not args.no_plots):
+            if path.resolve() in inputs:
+                raise InputError(f"--out {args.out}: the report {path} would replace the input "
+                                 f"{inputs[path.resolve()]}; choose another output folder")
 
 
 def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
@@ -144,12 +178,14 @@ def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
     from tomobench.evaluation.shrec import json_ready, write_text_report
     from tomobench.workflow_support import write_json
 
-    write_json(args.out / f"{name}.json", json_ready(result))
-    write_text_report(args.out / f"{name}.txt", result, title=title)
+    json_path, text_path, csv_path, *png_path = _report_paths(args.out, name,
+                                                              not args.no_plots)
+    write_json(json_path, json_ready(result))
+    write_text_report(text_path, result, title=title)
     frame = confusion_frame(result["classification"])
-    write_confusion_csv(args.out / f"{name}_confusion.csv", frame)
-    if not args.no_plots:
-        save_confusion_figure(args.out / f"{name}_confusion.png", frame, title=name)
+    write_confusion_csv(csv_path, frame)
+    if png_path:
+        save_confusion_figure(png_path[0], frame, title=name)
     loc = result["localization"]
     print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
           f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
@@ -170,7 +206,10 @@ def run_evaluate(args) -> None:
     if is_copick_config(args.truth):
         run_evaluate_copick(args)
         return
-    submissions = _submissions(args.picks)
+    submissions, skipped = _submissions(args.picks)
+    _check_out(args, submissions)
+    for path in skipped:
+        print(f"skipped {path}: a ground-truth list, not a submission")
     truth = load_ground_truth_folder(
         args.truth, slab_offset=args.slab_offset,
         volume_shape=tuple(args.volume_shape) if args.volume_shape else None,

@@ -22,6 +22,20 @@ LOCATION_COLUMNS = ["class_name", "x", "y", "z", "a1", "a2", "a3"]
 PICK_COLUMNS = ["class_name", "x", "y", "z", "score"]
 
 
+def _text_lines(path: Path):
+    """``(line number, line)`` of a UTF-8 text file; ``InputError`` naming file and line when
+    the bytes are not text (a binary file given by mistake)."""
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                yield line_number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"{path}:{line_number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
+                    f"column {error.start + 1}); expected a whitespace-separated text file"
+                ) from None
+
+
 def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
     """Read a SHREC ``particle_locations.txt``; row k (0-based) is occupancy id k+1.
 
@@ -32,22 +46,21 @@ def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: particle list not found")
     rows = []
-    with open(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) not in (4, 7):
-                raise InputError(
-                    f"{path}:{line_number}: expected '<class> x y z [a1 a2 a3]', "
-                    f"got {line.rstrip()!r}"
-                )
-            try:
-                x, y, z = (int(v) for v in fields[1:4])
-                angles = [float(v) for v in fields[4:7]] or [math.nan] * 3
-            except ValueError as error:
-                raise InputError(f"{path}:{line_number}: {error}") from error
-            rows.append([fields[0], x, y, z, *angles])
+    for line_number, line in _text_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) not in (4, 7):
+            raise InputError(
+                f"{path}:{line_number}: expected '<class> x y z [a1 a2 a3]', "
+                f"got {line.rstrip()!r}"
+            )
+        try:
+            x, y, z = (int(v) for v in fields[1:4])
+            angles = [float(v) for v in fields[4:7]] or [math.nan] * 3
+        except ValueError as error:
+            raise InputError(f"{path}:{line_number}: {error}") from error
+        rows.append([fields[0], x, y, z, *angles])
     frame = pd.DataFrame(rows, columns=LOCATION_COLUMNS)
     return frame.astype({"x": int, "y": int, "z": int, "a1": float, "a2": float, "a3": float})
 
@@ -72,26 +85,25 @@ def read_picks(path: str | os.PathLike, *, score_column: bool = True) -> pd.Data
     if not path.is_file():
         raise InputError(f"{path}: picks file not found")
     rows = []
-    with open(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            if len(fields) < 4:
-                raise InputError(
-                    f"{path}:{line_number}: expected '<class> <x> <y> <z> [score]', "
-                    f"got {line.rstrip()!r}"
-                )
-            try:
-                x, y, z = (float(v) for v in fields[1:4])
-                score = float(fields[4]) if score_column and len(fields) > 4 else math.nan
-            except ValueError as error:
-                raise InputError(f"{path}:{line_number}: {error}") from error
-            if not all(math.isfinite(v) for v in (x, y, z)):
-                raise InputError(
-                    f"{path}:{line_number}: non-finite coordinate in {line.rstrip()!r}"
-                )
-            rows.append([fields[0], x, y, z, score])
+    for line_number, line in _text_lines(path):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) < 4:
+            raise InputError(
+                f"{path}:{line_number}: expected '<class> <x> <y> <z> [score]', "
+                f"got {line.rstrip()!r}"
+            )
+        try:
+            x, y, z = (float(v) for v in fields[1:4])
+            score = float(fields[4]) if score_column and len(fields) > 4 else math.nan
+        except ValueError as error:
+            raise InputError(f"{path}:{line_number}: {error}") from error
+        if not all(math.isfinite(v) for v in (x, y, z)):
+            raise InputError(
+                f"{path}:{line_number}: non-finite coordinate in {line.rstrip()!r}"
+            )
+        rows.append([fields[0], x, y, z, score])
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -110,3 +112,26 @@ def code_dependencies(script_path: str | os.PathLike) -> list[str]:
             seen[prefix] = module_file
             pending.extend(_imported_tomobench_modules(module_file))
     return sorted({str(p) for p in seen.values()})
+
+
+@functools.cache
+def code_hash(script_path: str | os.PathLike) -> str:
+    """SHA-256 of a workflow script and the package modules it imports (:func:`code_dependencies`).
+
+    Each file enters with a location-independent name (``scripts/<file>``,
+    ``tomobench/<module path>``) and its bytes, so the hash changes exactly when one of those
+    files changes, not when the project, the results or the installed package move. The
+    workflow passes it as a rule parameter: Snakemake's params trigger then reruns the rules
+    whose code changed, and a finished run copied elsewhere has nothing to do.
+    """
+    script = Path(script_path)
+    files = [(f"scripts/{script.name}", script)] + [
+        (Path(p).relative_to(PACKAGE_ROOT.parent).as_posix(), Path(p))
+        for p in code_dependencies(script)
+    ]
+    digest = hashlib.sha256()
+    for name, path in files:
+        content = path.read_bytes()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()

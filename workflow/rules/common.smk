@@ -2,17 +2,40 @@
 # shared by every stage. All Python of the workflow lives here (rules stay declarative).
 import os
 import re
+import sys
 from pathlib import Path
 
+import yaml
 from snakemake.common.configfile import load_configfile
 from snakemake.utils import update_config, validate
 
+from tomobench.config_checks import (
+    check_config,
+    check_writable,
+    one_line_errors,
+    validate_config,
+)
 from tomobench.evaluation.controls import CONTROLS as CONTROL_NAMES
 from tomobench.structures.sources import resolve_structure_source
-from tomobench.workflow_support import code_dependencies
+from tomobench.workflow_support import code_hash
 
 REPO_ROOT = Path(workflow.basedir)
 DEFAULT_CONFIG = REPO_ROOT / "config" / "config.yaml"
+SCHEMA = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _import_package_from_checkout():
+    """Put this checkout's src/ on PYTHONPATH, so jobs import tomobench from it in any
+    software environment: the .venv of `make install`, or a conda env built from
+    envs/tomobench.yaml (--sdm conda) wherever Snakemake copied that file. Jobs inherit the
+    variable (SLURM: sbatch --export=ALL)."""
+    source = str(REPO_ROOT / "src")
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if source not in paths:
+        os.environ.update(PYTHONPATH=os.pathsep.join([source, *paths]))
+
+
+_import_package_from_checkout()
 
 
 # A configuration given on the command line (--configfile) *replaces* the default one: the
@@ -23,7 +46,11 @@ if not workflow.config_settings.configfiles:
     config.clear()
     config.update(_defaults)
 
-validate(config, schema="../schemas/config.schema.yaml")
+# One line naming the key for a bad value (integral floats such as 3.0 become ints first),
+# then snakemake fills in the schema defaults.
+with one_line_errors():
+    validate_config(config, yaml.safe_load(SCHEMA.read_text()))
+validate(config, schema=str(SCHEMA))
 
 
 def _sorted_keys(node):
@@ -58,29 +85,15 @@ METHODS = config["methods"]
 CONTROLS = list(CONTROL_NAMES)
 
 
-def _check_tomogram_roles():
-    """Fail early, naming the key, when the train/validation/test split is inconsistent."""
-    for key in ("training", "validation", "test"):
-        for i in config["tomograms"][key]:
-            if i not in TOMOGRAM_IDS:
-                raise ValueError(
-                    f"config key tomograms.{key}: tomogram {i} does not exist "
-                    f"(tomograms.count = {len(TOMOGRAM_IDS)})"
-                )
-    reserved = sorted(set(METHODS) & set(CONTROLS))
-    if reserved:
-        raise ValueError(
-            f"config key methods: {reserved} are reserved for the benchmark's control "
-            "submissions; rename the method"
-        )
-    overlap = set(TEST_IDS) & (set(TRAINING_IDS) | set(VALIDATION_IDS))
-    if overlap:
-        raise ValueError(
-            f"config key tomograms.test: tomograms {sorted(overlap)} are also used for training/validation"
-        )
-
-
-_check_tomogram_roles()
+# The config as a whole (ranges, sizes, files, GPU) before any job starts, once, in the main
+# process (cluster jobs re-read this file). The GPU is only looked for where jobs run locally,
+# not when --jobs sends them to a cluster.
+if workflow.is_main_process:
+    with one_line_errors():
+        for warning in check_config(
+            config, check_device=workflow.resource_settings.nodes is None
+        ):
+            print(f"tomobench: warning: {warning}", file=sys.stderr)
 
 
 def _regex_alternatives(names):
@@ -104,9 +117,9 @@ wildcard_constraints:
 
 
 def code(script_name):
-    """The script plus every tomobench module it imports (edits there rerun the rule)."""
-    script = REPO_ROOT / "workflow" / "scripts" / script_name
-    return [str(script), *code_dependencies(script)]
+    """Content hash of the script and every tomobench module it imports, for ``params``:
+    an edit there reruns the rule, moving the project or the results does not."""
+    return code_hash(REPO_ROOT / "workflow" / "scripts" / script_name)
 
 
 def method_params(wildcards):
@@ -147,3 +160,6 @@ def potential_files(wildcards):
         "proteins": [f"{base}/{pdb}.mrc" for pdb in PROTEIN_CLASSES],
         "gold": [f"{base}/gold_{k}.mrc" for k in GOLD_IDS],
     }
+
+
+include: "cluster_functions.smk"

@@ -15,7 +15,6 @@ rule pick_control:
         locations="results/{name}/data/model_{i}/particle_locations.txt",
         occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
         scene="results/{name}/data/model_{i}/scene_parameters.json",
-        code=code("pick_control.py"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -28,8 +27,9 @@ rule pick_control:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=tomogram_mem_mb,
     params:
+        code=code("pick_control.py"),
         seed=SEED,
     script:
         "../scripts/pick_control.py"
@@ -40,7 +40,6 @@ rule evaluate_picks:
         occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
         locations="results/{name}/data/model_{i}/particle_locations.txt",
         picks="results/{name}/picks/{method}/model_{i}.txt",
-        code=code("evaluate.py"),
     output:
         json="results/{name}/evaluation/{method}/model_{i}.json",
         text="results/{name}/evaluation/{method}/model_{i}.txt",
@@ -53,8 +52,9 @@ rule evaluate_picks:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=tomogram_mem_mb,
     params:
+        code=code("evaluate.py"),
         evaluation=evaluation_params,
     script:
         "../scripts/evaluate.py"

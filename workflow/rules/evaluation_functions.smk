@@ -1,11 +1,14 @@
 # Input/param functions of evaluation.smk (kept apart from the rules, as snakemake --lint asks).
 def evaluation_outputs(name):
-    """Evaluation JSONs of every configured method and control on every test tomogram."""
+    """Evaluation files (JSON, text report, confusion CSV) of every configured method and
+    control on every test tomogram of run ``name`` (all three, so a deleted one is rebuilt).
+    """
     return expand(
-        "results/{name}/evaluation/{method}/model_{i}.json",
+        "results/{name}/evaluation/{method}/model_{i}{suffix}",
         name=name,
         method=list(METHODS) + CONTROLS,
         i=TEST_IDS,
+        suffix=(".json", ".txt", "_confusion.csv"),
     )
 
 

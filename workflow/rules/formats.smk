@@ -12,7 +12,6 @@ include: "formats_functions.smk"
 rule export_copick:
     input:
         unpack(copick_inputs),
-        code=code("export_copick.py"),
     output:
         directory("results/{name}/copick"),
     log:
@@ -25,6 +24,7 @@ rule export_copick:
     resources:
         mem_mb=2000,
     params:
+        code=code("export_copick.py"),
         picks=copick_picks,
         radii_nm={**CZII_RADII_NM, **central_slice_radii_nm()},
     script:

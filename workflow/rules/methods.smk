@@ -5,23 +5,10 @@
 # template_matching config section only, so TM and TM-F reuse it and changing an extraction
 # parameter of a method (methods.<M>) re-runs pick_template_matching alone.
 # ---------------------------------------------------------------------------------------------
+include: "methods_functions.smk"
+
+
 TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
-# Memory of one search: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
-# the search grid (search_voxel_size_nm), plus ~5 more per rotation worker beyond the first
-# (counted for two: `--set-threads match_templates=2`).
-_TOMOGRAM_VOXELS = (
-    config["tomograms"]["size_xy_voxels"] ** 2 * config["tomograms"]["size_z_voxels"]
-)
-_SEARCH_BINNING = max(
-    1,
-    round(
-        config["template_matching"]["search_voxel_size_nm"]
-        / config["tomograms"]["voxel_size_nm"]
-    ),
-)
-TM_MEM_MB = (
-    500 + (16 * _TOMOGRAM_VOXELS + 76 * _TOMOGRAM_VOXELS // _SEARCH_BINNING**3) // 10**6
-)
 
 
 rule calibrate_dog:
@@ -34,7 +21,10 @@ rule calibrate_dog:
             "results/{{name}}/data/model_{i}/particle_locations.txt",
             i=TRAINING_IDS + VALIDATION_IDS,
         ),
-        code=code("calibrate_dog.py"),
+        occupancies=expand(
+            "results/{{name}}/data/model_{i}/occupancy_mask.mrc",
+            i=TRAINING_IDS + VALIDATION_IDS,
+        ),
     output:
         "results/{name}/models/{method}/dog_calibration.json",
     log:
@@ -47,8 +37,9 @@ rule calibrate_dog:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=dog_calibration_mem_mb,
     params:
+        code=code("calibrate_dog.py"),
         method=method_params,
         classes=PROTEIN_CLASSES,
     script:
@@ -58,7 +49,6 @@ rule calibrate_dog:
 rule pick_dog:
     input:
         unpack(dog_calibration),
-        code=code("pick_dog.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
@@ -72,8 +62,9 @@ rule pick_dog:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=tomogram_mem_mb,
     params:
+        code=code("pick_dog.py"),
         method=method_params,
         classes=PROTEIN_CLASSES,
     script:
@@ -82,7 +73,6 @@ rule pick_dog:
 
 rule match_templates:
     input:
-        code=code("match_templates.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
         acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
         potential="results/{name}/potentials/{pdb_id}.mrc",
@@ -102,9 +92,10 @@ rule match_templates:
     # (`--set-threads match_templates=2`) deals its rotations to them (same maps).
     threads: 1
     resources:
-        mem_mb=TM_MEM_MB,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=template_matching_mem_mb,
+        gpu=GPU_REQUEST,
     params:
+        code=code("match_templates.py"),
         settings=config["template_matching"],
         class_name=lambda wildcards: wildcards.pdb_id,
         chunk=lambda wildcards: int(wildcards.chunk),
@@ -120,7 +111,6 @@ rule match_templates:
 
 rule pick_template_matching:
     input:
-        code=code("pick_template_matching.py"),
         tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
         # every class and rotation chunk of tomogram {i}, class-major
         searches=expand(
@@ -150,8 +140,9 @@ rule pick_template_matching:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=tm_picks_mem_mb,
     params:
+        code=code("pick_template_matching.py"),
         method=method_params,
         classes=PROTEIN_CLASSES,
         rotation_chunks=len(TM_CHUNKS),
@@ -186,7 +177,6 @@ rule train_learning:
             )
             for key, file_name in LEARNING_FILES.items()
         },
-        code=code("train_learning.py"),
     output:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
         report="results/{name}/models/{method}/training.json",
@@ -200,9 +190,10 @@ rule train_learning:
         "../../envs/tomobench.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        gpu=1,
+        mem_mb=training_mem_mb,
+        gpu=GPU_REQUEST,
     params:
+        code=code("train_learning.py"),
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         training=lambda wildcards: dict(METHODS[wildcards.method].get("training") or {}),
         seed=SEED,
@@ -217,7 +208,6 @@ rule pick_learning:
     input:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
         reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
-        code=code("pick_learning.py"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -230,9 +220,10 @@ rule pick_learning:
         "../../envs/tomobench.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        gpu=1,
+        mem_mb=inference_mem_mb,
+        gpu=GPU_REQUEST,
     params:
+        code=code("pick_learning.py"),
         kind=lambda wildcards: METHODS[wildcards.method]["kind"],
         inference=lambda wildcards: dict(
             METHODS[wildcards.method].get("inference") or {}

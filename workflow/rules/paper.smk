@@ -10,7 +10,6 @@ include: "paper_functions.smk"
 
 rule table1_structures:
     input:
-        code=code("table1_structures.py"),
         structures=_all_structure_sources,
     output:
         **table_outputs(1),
@@ -22,8 +21,9 @@ rule table1_structures:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=table1_mem_mb,
     params:
+        code=code("table1_structures.py"),
         classes=PROTEIN_CLASSES,
         options=_potential_options(),
         table1={"voxel_size_nm": 0.5, "blur_sigma_nm": 0.6, "threshold_v": 0.75},
@@ -34,7 +34,6 @@ rule table1_structures:
 rule table_particle_counts:
     input:
         unpack(test_particle_locations),
-        code=code("table_particle_counts.py"),
     output:
         **table_outputs(2),
     log:
@@ -47,6 +46,7 @@ rule table_particle_counts:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_particle_counts.py"),
         tomograms=[f"model_{i}" for i in TEST_IDS],
     script:
         "../scripts/table_particle_counts.py"
@@ -55,7 +55,6 @@ rule table_particle_counts:
 rule table_localization:
     input:
         evaluations=evaluation_files,
-        code=code("table_localization.py"),
     output:
         **table_outputs(3),
     log:
@@ -68,6 +67,7 @@ rule table_localization:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_localization.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
         paper_names=paper_names(),
@@ -78,7 +78,6 @@ rule table_localization:
 rule table_class_f1:
     input:
         evaluations=evaluation_files,
-        code=code("table_class_f1.py"),
     output:
         **table_outputs(4),
     log:
@@ -91,6 +90,7 @@ rule table_class_f1:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_class_f1.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
         paper_names=paper_names(),
@@ -101,7 +101,6 @@ rule table_class_f1:
 rule table_size_groups:
     input:
         potentials=potential_metadata,
-        code=code("table_size_groups.py"),
     output:
         **table_outputs(5),
     log:
@@ -113,6 +112,8 @@ rule table_size_groups:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        code=code("table_size_groups.py"),
     script:
         "../scripts/table_size_groups.py"
 
@@ -120,7 +121,6 @@ rule table_size_groups:
 rule table_size_group_f1:
     input:
         evaluations=evaluation_files,
-        code=code("table_size_group_f1.py"),
     output:
         **table_outputs(6),
     log:
@@ -133,6 +133,7 @@ rule table_size_group_f1:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_size_group_f1.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
         paper_names=paper_names(),
@@ -143,7 +144,6 @@ rule table_size_group_f1:
 rule table_timings:
     input:
         benchmarks=timing_files,
-        code=code("table_timings.py"),
     output:
         **table_outputs(7),
     log:
@@ -156,6 +156,7 @@ rule table_timings:
     resources:
         mem_mb=1000,
     params:
+        code=code("table_timings.py"),
         benchmarks=timing_benchmarks,
         paper_names=paper_names(),
     script:
@@ -167,7 +168,6 @@ rule figure_central_slice:
         unpack(central_slice_picks),
         reconstruction=f"results/{{name}}/data/model_{TEST_IDS[0]}/reconstruction.mrc",
         locations=f"results/{{name}}/data/model_{TEST_IDS[0]}/particle_locations.txt",
-        code=code("figure_central_slice.py"),
     output:
         **figure_outputs(4),
     log:
@@ -178,8 +178,9 @@ rule figure_central_slice:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=tomogram_mem_mb,
     params:
+        code=code("figure_central_slice.py"),
         methods=list(METHODS),
         tomogram=f"model_{TEST_IDS[0]}",
         radii_nm=central_slice_radii_nm(),
@@ -190,7 +191,6 @@ rule figure_central_slice:
 rule figure_cumulative_f1:
     input:
         evaluations=evaluation_files,
-        code=code("figure_cumulative_f1.py"),
     output:
         **figure_outputs(9),
     log:
@@ -203,6 +203,7 @@ rule figure_cumulative_f1:
     resources:
         mem_mb=1000,
     params:
+        code=code("figure_cumulative_f1.py"),
         evaluations=method_evaluations,
     script:
         "../scripts/figure_cumulative_f1.py"
@@ -212,7 +213,6 @@ rule figure_f1_vs_weight:
     input:
         evaluations=evaluation_files,
         potentials=potential_metadata,
-        code=code("figure_f1_vs_weight.py"),
     output:
         **figure_outputs(10),
     log:
@@ -225,6 +225,7 @@ rule figure_f1_vs_weight:
     resources:
         mem_mb=1000,
     params:
+        code=code("figure_f1_vs_weight.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
     script:
@@ -235,7 +236,6 @@ rule figure_confusion_matrices:
     input:
         evaluations=evaluation_files,
         potentials=potential_metadata,
-        code=code("figure_confusion_matrices.py"),
     output:
         **figure_outputs(11),
     log:
@@ -248,6 +248,7 @@ rule figure_confusion_matrices:
     resources:
         mem_mb=1000,
     params:
+        code=code("figure_confusion_matrices.py"),
         evaluations=method_evaluations,
     script:
         "../scripts/figure_confusion_matrices.py"

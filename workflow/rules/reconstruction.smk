@@ -5,7 +5,6 @@ rule reconstruct:
     input:
         projections="results/{name}/data/model_{i}/projections.mrc",
         alignment="results/{name}/data/model_{i}/alignment_simulated.txt",
-        code=code("reconstruct.py"),
     output:
         reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
     log:
@@ -17,8 +16,9 @@ rule reconstruct:
     # two threads fill alternate blocks of planes
     threads: 2
     resources:
-        mem_mb=_reconstruction_mem_mb,
+        mem_mb=reconstruction_mem_mb,
     params:
+        code=code("reconstruct.py"),
         config=_reconstruction_config(),
     script:
         "../scripts/reconstruct.py"
@@ -28,7 +28,6 @@ rule render_central_slice:
     input:
         reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
         class_mask="results/{name}/data/model_{i}/class_mask.mrc",
-        code=code("render_central_slice.py"),
     output:
         report(
             "results/{name}/figures/model_{i}_central_slice.png",
@@ -44,6 +43,8 @@ rule render_central_slice:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=tomogram_mem_mb,
+    params:
+        code=code("render_central_slice.py"),
     script:
         "../scripts/render_central_slice.py"

@@ -7,7 +7,6 @@ include: "simulation_functions.smk"
 rule simulate_scene:
     input:
         unpack(potential_files),
-        code=code("simulate_scene.py"),
     output:
         grandmodel="results/{name}/data/model_{i}/grandmodel.mrc",
         class_mask="results/{name}/data/model_{i}/class_mask.mrc",
@@ -24,8 +23,9 @@ rule simulate_scene:
     # two threads rotate the two parts of each potential side by side
     threads: 2
     resources:
-        mem_mb=_scene_mem_mb,
+        mem_mb=scene_mem_mb,
     params:
+        code=code("simulate_scene.py"),
         config=_simulation_config(),
         seed=SEED,
     script:
@@ -35,7 +35,6 @@ rule simulate_scene:
 rule simulate_tilt_series:
     input:
         unbinned="results/{name}/work/model_{i}/grandmodel_unbinned.mrc",
-        code=code("simulate_tilt_series.py"),
     output:
         projections="results/{name}/data/model_{i}/projections.mrc",
         alignment="results/{name}/data/model_{i}/alignment_simulated.txt",
@@ -49,9 +48,10 @@ rule simulate_tilt_series:
     # two threads project and propagate alternate tilts
     threads: 2
     resources:
-        mem_mb=_tilt_series_mem_mb,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=tilt_series_mem_mb,
+        gpu=GPU_REQUEST,
     params:
+        code=code("simulate_tilt_series.py"),
         config=_simulation_config(),
         seed=SEED,
         device=DEVICE,

@@ -6,8 +6,6 @@ include: "structures_functions.smk"
 
 
 rule fetch_structure:
-    input:
-        code=code("fetch_structure.py"),
     output:
         STRUCTURE_CACHE_PATTERN,
     log:
@@ -20,13 +18,14 @@ rule fetch_structure:
     threads: 1
     resources:
         mem_mb=500,
+    params:
+        code=code("fetch_structure.py"),
     script:
         "../scripts/fetch_structure.py"
 
 
 rule compute_potential:
     input:
-        code=code("compute_potential.py"),
         structure=structure_source,
     output:
         mrc="results/{name}/potentials/{pdb_id}.mrc",
@@ -39,9 +38,10 @@ rule compute_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        gpu=0 if DEVICE == "cpu" else 1,
+        mem_mb=protein_potential_mem_mb,
+        gpu=GPU_REQUEST,
     params:
+        code=code("compute_potential.py"),
         options=_potential_options(),
         device=DEVICE,
     script:
@@ -49,8 +49,6 @@ rule compute_potential:
 
 
 rule compute_gold_potential:
-    input:
-        code=code("compute_gold_potential.py"),
     output:
         "results/{name}/potentials/gold_{k}.mrc",
     log:
@@ -61,8 +59,9 @@ rule compute_gold_potential:
         "../../envs/tomobench.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=gold_mem_mb,
     params:
+        code=code("compute_gold_potential.py"),
         seed=SEED,
         voxel_size_nm=SIMULATION_VOXEL_NM,
         diameter_nm=list(config["potential"]["gold_diameter_nm"]),

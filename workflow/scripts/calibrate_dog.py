@@ -8,16 +8,22 @@ from tomobench.workflow_support import script_logger, write_json
 
 log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
 inputs, params = snakemake.input, snakemake.params  # noqa: F821
-tomograms, voxel_sizes_nm = [], []
-for volume_path, locations_path in zip(inputs.reconstructions, inputs.locations, strict=True):
+tomograms, occupancies, voxel_sizes_nm = [], [], []
+for volume_path, locations_path, occupancy_path in zip(
+        inputs.reconstructions, inputs.locations, inputs.occupancies, strict=True):
     volume, voxel_size_nm = read_mrc(volume_path)
     voxel_sizes_nm.append(voxel_size_nm)
     tomograms.append((volume, read_particle_locations(locations_path)))
+    occupancies.append(read_mrc(occupancy_path)[0])
     log.info("loaded %s %s at %.4g nm", volume_path, volume.shape, voxel_size_nm)
 if max(voxel_sizes_nm) - min(voxel_sizes_nm) > 1e-6 * max(voxel_sizes_nm):
     raise InputError(f"{inputs.reconstructions}: voxel sizes differ ({voxel_sizes_nm} nm)")
-classifier = calibrate(tomograms, voxel_size_nm, list(params.classes), dict(params.method))
+classifier = calibrate(tomograms, voxel_size_nm, list(params.classes), dict(params.method),
+                       occupancies)
 for name, count, mean in zip(classifier.classes, classifier.counts, classifier.means,
                              strict=True):
     log.info("%-8s %4d particles: log sigma %.3f, log z %.3f", name, count, *mean)
 write_json(snakemake.output[0], classifier.to_json())  # noqa: F821
+if classifier.threshold_sigma is not None:
+    log.info("threshold_sigma %.1f (localisation F1 by threshold: %s)",
+             classifier.threshold_sigma, classifier.threshold_scores)

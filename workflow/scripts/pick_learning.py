@@ -2,7 +2,8 @@
 
 from tomobench.backend import torch_device
 from tomobench.errors import InputError
-from tomobench.methods.learning import get_kind, load_checkpoint, pick
+from tomobench.methods.learning import load_checkpoint, pick
+from tomobench.methods.learning.training import inference_parameters
 from tomobench.mrc import read_mrc
 from tomobench.particles import write_picks
 from tomobench.workflow_support import script_logger
@@ -14,9 +15,11 @@ if checkpoint["kind"] != params.kind:
     raise InputError(f"{snakemake.input.checkpoint}: trained as {checkpoint['kind']!r}, "  # noqa: F821
                      f"the method is configured as kind {params.kind!r}")
 volume, voxel_size_nm = read_mrc(snakemake.input.reconstruction)  # noqa: F821
-inference = get_kind(params.kind).inference_params(dict(params.inference))
-log.info("picking %s %s with %s", snakemake.input.reconstruction, volume.shape, inference)  # noqa: F821
-picks = pick(checkpoint, volume, inference, device=torch_device(params.device),
+# the config's keys override the values tuned on the validation tomograms (checkpoint)
+configured = dict(params.inference)
+log.info("picking %s %s with %s", snakemake.input.reconstruction, volume.shape,  # noqa: F821
+         inference_parameters(checkpoint, configured))
+picks = pick(checkpoint, volume, configured, device=torch_device(params.device),
              threads=snakemake.threads)  # noqa: F821
 write_picks(snakemake.output[0], picks)  # noqa: F821
 log.info("%d picks: %s", len(picks), picks.class_name.value_counts().to_dict())

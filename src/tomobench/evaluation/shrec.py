@@ -247,6 +247,12 @@ def load_ground_truth(
     occupancy, header_voxel_nm = read_mrc(occupancy_path)
     if occupancy.ndim != 3:
         raise InputError(f"{occupancy_path}: occupancy mask must be 3-D, got {occupancy.shape}")
+    highest_id = int(np.rint(occupancy.max())) if occupancy.size else 0
+    if highest_id > len(names):
+        raise InputError(
+            f"{locations_path}: {len(names)} particles, but {occupancy_path} has occupancy id "
+            f"{highest_id} (line k of the list is id k): a truncated list or another mask?"
+        )
     centres = frame[["z", "y", "x"]].to_numpy(dtype=np.int64).reshape(-1, 3)
     nz, ny, nx = occupancy.shape
     z_offset = 0
@@ -408,16 +414,12 @@ def _locate(truth: GroundTruth, picks: pd.DataFrame):
     flags and the dilated occupancy id each lands on."""
     shape = np.asarray(truth.volume_shape, dtype=np.int64)
     xyz = picks[["x", "y", "z"]].to_numpy(dtype=np.float64).reshape(-1, 3)
-    rounded_zyx = np.rint(xyz[:, ::-1]).astype(np.int64)  # ties to even, as Python round()
-    clipped = np.clip(rounded_zyx, 0, shape - 1)
-    out_of_bounds = np.any(clipped != rounded_zyx, axis=1)
-    hit = truth.ids_at(clipped)
-    if hit.size and int(hit.max()) > len(truth.class_names):
-        raise InputError(
-            f"{truth.occupancy_path}: occupancy id {int(hit.max())} exceeds the "
-            f"{len(truth.class_names)} particles of {truth.locations_path}"
-        )
-    return clipped, out_of_bounds, hit
+    rounded_zyx = np.rint(xyz[:, ::-1])  # ties to even, as Python round()
+    # clip before the integer cast: a coordinate beyond int64 (1e19) must land on the face
+    clipped_zyx = np.clip(rounded_zyx, 0, shape - 1)
+    out_of_bounds = np.any(clipped_zyx != rounded_zyx, axis=1)
+    clipped = clipped_zyx.astype(np.int64)
+    return clipped, out_of_bounds, truth.ids_at(clipped)
 
 
 def _localization_numbers(*, rr: int, n_truth: int, hits_per_particle: np.ndarray, fp: int,

@@ -26,7 +26,7 @@ Class radii (the scale range, the pick distance and the ``radii`` rule) default 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -80,11 +80,18 @@ def dog_options(params: dict) -> dict:
 def pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], params: dict,
          classifier: ScaleClassifier | None = None) -> pd.DataFrame:
     """``dog_pick`` with the parameters of a ``dog`` method entry; ``classifier`` (from
-    :func:`calibrate`) is required with ``calibration: training``."""
+    :func:`calibrate`) is required with ``calibration: training``, and a null
+    ``threshold_sigma`` takes its tuned threshold."""
     options = dog_options(params)
-    if options.pop("calibration") == "training" and classifier is None:
+    if options["calibration"] == "training" and classifier is None:
         raise InputError("methods.<DoG>.calibration is 'training' but no scale calibration "
                          "was given")
+    if options["threshold_sigma"] is None:
+        if classifier is None or classifier.threshold_sigma is None:
+            raise InputError("methods.<DoG>.threshold_sigma is null (tuned on the training "
+                             "tomograms) but the calibration holds no tuned threshold")
+        options["threshold_sigma"] = classifier.threshold_sigma
+    options.pop("calibration")
     return dog_pick(tomogram, voxel_size_nm, classes, classifier=classifier, **options)
 
 
@@ -198,6 +205,10 @@ class ScaleClassifier:
     sigmas_voxels: np.ndarray
     ratio: float
     counts: list[int]
+    #: robust z-score chosen on the calibration tomograms (None: not tuned)
+    threshold_sigma: float | None = None
+    #: ``[[threshold, localisation F1], ...]`` of that choice
+    threshold_scores: list = field(default_factory=list)
 
     #: Added to every covariance's diagonal (log units²): one class's spread never collapses.
     REGULARISATION = 1e-3
@@ -240,24 +251,32 @@ class ScaleClassifier:
         return {"classes": self.classes, "means": self.means.tolist(),
                 "covariances": self.covariances.tolist(),
                 "sigmas_voxels": self.sigmas_voxels.tolist(), "ratio": self.ratio,
-                "counts": self.counts}
+                "counts": self.counts, "threshold_sigma": self.threshold_sigma,
+                "threshold_scores": self.threshold_scores}
 
     @classmethod
     def from_json(cls, payload: dict) -> ScaleClassifier:
         return cls(list(payload["classes"]), np.asarray(payload["means"], dtype=np.float64),
                    np.asarray(payload["covariances"], dtype=np.float64),
                    np.asarray(payload["sigmas_voxels"], dtype=np.float64),
-                   float(payload["ratio"]), list(payload["counts"]))
+                   float(payload["ratio"]), list(payload["counts"]),
+                   payload.get("threshold_sigma"), list(payload.get("threshold_scores", [])))
 
 
 def calibrate(tomograms: list[tuple[np.ndarray, pd.DataFrame]], voxel_size_nm: float,
-              classes: list[str], params: dict) -> ScaleClassifier:
-    """Learn the scale → class map from annotated tomograms.
+              classes: list[str], params: dict,
+              occupancies: list[np.ndarray] | None = None) -> ScaleClassifier:
+    """Learn the scale → class map (and, with ``threshold_sigma: null``, the detection
+    threshold) from annotated tomograms.
 
     ``tomograms`` are ``(volume (z, y, x), particle_locations frame)`` pairs; particles of
     ``classes`` and fiducials are used (vesicles and other classes are not). Each particle
     contributes the features of its strongest voxel within
-    ``CALIBRATION_SEARCH_RADIUS_VOXELS`` of its listed centre.
+    ``CALIBRATION_SEARCH_RADIUS_VOXELS`` of its listed centre. The threshold is the value of
+    ``THRESHOLD_GRID`` with the best SHREC localisation F1 (``corrected`` mode, counts summed
+    over the tomograms; ``occupancies`` are their occupancy masks): a candidate above a
+    threshold is kept exactly when it is kept at a lower one (greedy suppression in order of
+    decreasing z), so the tomograms are picked once, at the lowest threshold.
     """
     options = dog_options(params)
     radii = class_radii_nm(classes, options["radii_nm"])
@@ -281,7 +300,40 @@ def calibrate(tomograms: list[tuple[np.ndarray, pd.DataFrame]], voxel_size_nm: f
     if not features:
         raise InputError("DoG calibration: the training tomograms hold no particle of "
                          f"{classes}")
-    return ScaleClassifier.fit(np.concatenate(features), labels, sigmas, ratio)
+    classifier = ScaleClassifier.fit(np.concatenate(features), labels, sigmas, ratio)
+    if options["threshold_sigma"] is None:
+        if occupancies is None or len(occupancies) != len(tomograms):
+            raise InputError("DoG calibration: tuning threshold_sigma needs the occupancy "
+                             "mask of every calibration tomogram")
+        classifier.threshold_scores = _threshold_scores(
+            tomograms, occupancies, voxel_size_nm, classes, options, classifier)
+        best = max(classifier.threshold_scores, key=lambda pair: (pair[1], pair[0]))
+        classifier.threshold_sigma = float(best[0])
+    return classifier
+
+
+#: Robust z-scores tried by the calibration when ``threshold_sigma`` is null.
+THRESHOLD_GRID = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
+
+
+def _threshold_scores(tomograms, occupancies, voxel_size_nm, classes, options, classifier):
+    """``[[threshold, localisation F1], ...]`` over ``THRESHOLD_GRID`` on annotated tomograms."""
+    from tomobench.evaluation.shrec import GroundTruth, score_picks
+
+    counts = np.zeros((len(THRESHOLD_GRID), 3))  # TP, FP, FN per threshold
+    for (volume, locations), occupancy in zip(tomograms, occupancies, strict=True):
+        truth = GroundTruth(tuple(locations["class_name"]),
+                            locations[["z", "y", "x"]].to_numpy(dtype=np.int64),
+                            occupancy, 0, tuple(volume.shape), voxel_size_nm)
+        picking = {k: v for k, v in options.items() if k != "calibration"}
+        picks = dog_pick(volume, voxel_size_nm, classes, classifier=classifier,
+                         **{**picking, "threshold_sigma": THRESHOLD_GRID[0]})
+        for k, threshold in enumerate(THRESHOLD_GRID):
+            loc = score_picks(truth, picks[picks["score"] >= threshold],
+                              mode="corrected")["localization"]
+            counts[k] += (loc["TP"], loc["FP"], loc["FN"])
+    f1 = 2 * counts[:, 0] / np.maximum(2 * counts[:, 0] + counts[:, 1] + counts[:, 2], 1)
+    return [[float(t), float(v)] for t, v in zip(THRESHOLD_GRID, f1, strict=True)]
 
 
 def dog_pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], *,

@@ -11,6 +11,7 @@ centred on the mass centre (hydrogens included).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,26 @@ def _check_complete(text: str, path: Path) -> None:
         )
 
 
+def _check_coordinates(text: str, path: Path) -> None:
+    """Every atom's coordinates must be numbers (gemmi reads garbage there without a word)."""
+    if text.lstrip().startswith("data_"):
+        block = gemmi.cif.read_string(text).sole_block()
+        for axis in "xyz":
+            for row, value in enumerate(block.find_values(f"_atom_site.Cartn_{axis}"), start=1):
+                if math.isnan(gemmi.cif.as_number(value)):
+                    raise InputError(f"{path}: _atom_site row {row}: Cartn_{axis} {value!r} is "
+                                     "not a number")
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(("ATOM  ", "HETATM")):
+            try:
+                for start in (30, 38, 46):
+                    float(line[start:start + 8])
+            except ValueError:
+                raise InputError(f"{path}:{number}: coordinates {line[30:54]!r} are not numbers "
+                                 "(PDB columns 31-54)") from None
+
+
 def read_structure(path: str | os.PathLike) -> gemmi.Structure:
     """Parse a PDB / mmCIF file with gemmi, raising ``InputError`` naming it when malformed."""
     path = Path(path)
@@ -119,6 +140,7 @@ def read_structure(path: str | os.PathLike) -> gemmi.Structure:
         raise InputError(f"{path}: structure file not found")
     text = _read_text(path)
     _check_complete(text, path)
+    _check_coordinates(text, path)
     try:
         if text.lstrip().startswith("data_"):
             structure = gemmi.make_structure_from_block(gemmi.cif.read_string(text).sole_block())

@@ -8,11 +8,36 @@ from pathlib import Path
 
 import numpy as np
 
-from tomobench.structures.assembly import load_atomic_model
-from tomobench.structures.density_maps import assembly_mass_kda, map_potential
+from tomobench.errors import InputError
+from tomobench.structures.assembly import AtomicModel, load_atomic_model
+from tomobench.structures.density_maps import assembly_mass_kda, check_extent, map_potential
+from tomobench.structures.paper_values import TABLE1
 from tomobench.structures.potential import PotentialOptions, atomic_potential
 from tomobench.structures.sources import source_kind
 from tomobench.structures.table1 import Table1Options, shape_metrics, table1_map
+
+#: Accepted range of an atomic model's mass over the paper's Table 1 mass of its class: the
+#: modelled atoms of the shipped models weigh 0.89-1.0 of it, biological assembly 1 of 3D2F and
+#: 3GL1 half of it (see ``structures.assembly``).
+MASS_RATIO_RANGE = (0.4, 2.5)
+
+
+def check_atomic_model(model: AtomicModel, pdb_id: str, path: str | os.PathLike) -> None:
+    """``InputError`` naming ``path`` when the model's mass is implausible for class
+    ``pdb_id`` (a wrong or damaged file) or its atoms spread implausibly far for its mass."""
+    mass_kda = model.molecular_weight_kda()
+    reference = TABLE1.get(pdb_id.upper())
+    if reference is not None:
+        expected = reference[1]
+        low, high = MASS_RATIO_RANGE
+        if not low * expected <= mass_kda <= high * expected:
+            raise InputError(
+                f"{path}: {model.n_atoms} atoms of {mass_kda:.4g} kDa, implausible for "
+                f"{pdb_id.upper()} ({expected:g} kDa in the class table; accepted "
+                f"{low * expected:.4g}-{high * expected:.4g}): wrong or damaged structure file?"
+            )
+    max_radius_nm = float(np.sqrt((model.positions_nm**2).sum(axis=1)).max())
+    check_extent(path, mass_kda, max_radius_nm)
 
 
 def structure_potential(
@@ -32,6 +57,7 @@ def structure_potential(
         model = load_atomic_model(
             path, implicit_hydrogens=options.implicit_hydrogens, assembly=options.assembly
         )
+        check_atomic_model(model, pdb_id, path)
         potential, info = atomic_potential(model, options, device=device)
         info.update(
             molecular_weight_kda=model.molecular_weight_kda(),

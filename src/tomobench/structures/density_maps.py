@@ -72,6 +72,26 @@ def map_real_integral_target_v_nm3(mass_kda: float, solvent_exclusion: bool = Tr
     return target
 
 
+#: Accepted range of a molecule's extent (largest distance of its density or atoms from the
+#: centre) over the radius of a sphere of its protein volume. The SHREC 2021 classes span
+#: 1.2-2.8 (atomic models and 10 Å maps); a voxel size or unit off by a factor of ten lands
+#: far outside.
+EXTENT_RATIO_RANGE = (0.7, 5.0)
+
+
+def check_extent(path: str | os.PathLike, mass_kda: float, max_radius_nm: float) -> None:
+    """``InputError`` naming ``path`` when a molecule of ``mass_kda`` cannot plausibly reach
+    ``max_radius_nm`` from its centre (a wrong voxel size in a map header, a wrong unit)."""
+    sphere_nm = (3.0 * protein_volume_nm3(mass_kda) / (4.0 * np.pi)) ** (1.0 / 3.0)
+    low, high = EXTENT_RATIO_RANGE
+    if not low * sphere_nm <= max_radius_nm <= high * sphere_nm:
+        raise InputError(
+            f"{path}: the molecule reaches {max_radius_nm:.3g} nm from its centre, implausible "
+            f"for {mass_kda:.4g} kDa (expected {low * sphere_nm:.3g}-{high * sphere_nm:.3g} nm); "
+            "check the voxel size in the map header (Å) or the coordinate unit"
+        )
+
+
 def assembly_mass_kda(pdb_id: str) -> float:
     """Known assembly mass (kDa) of a map-only class, or ``InputError``."""
     key = pdb_id.upper()
@@ -92,12 +112,20 @@ def map_potential(
     """
     options.validate()
     density, map_voxel_nm = read_mrc(path)
-    density = np.clip(np.asarray(density, dtype=np.float64), 0.0, None)
+    if not (np.isfinite(map_voxel_nm) and map_voxel_nm > 0):
+        raise InputError(f"{path}: header voxel size {map_voxel_nm * 10:g} Å is not positive "
+                         "(set it in the MRC header: voxel_size in Å)")
+    density = np.asarray(density, dtype=np.float64)
+    bad = np.count_nonzero(~np.isfinite(density))
+    if bad:
+        raise InputError(f"{path}: density map has {bad} NaN or infinite voxels")
+    density = np.clip(density, 0.0, None)
     if density.ndim != 3 or not density.any():
         raise InputError(f"{path}: density map is empty or not 3-D")
     com = np.array(ndimage.center_of_mass(density))
     significant = np.argwhere(density > 0.01 * density.max())
     radius_nm = float(np.sqrt((((significant - com) * map_voxel_nm) ** 2).sum(1)).max())
+    check_extent(path, mass_kda, radius_nm)
     s = int(options.oversampling)
     n = cube_size_voxels(radius_nm, options.voxel_size_nm, options.margin_nm)
     fine_voxel_nm = options.voxel_size_nm / s

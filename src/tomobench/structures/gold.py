@@ -32,6 +32,15 @@ def gold_inner_potential_v() -> float:
     return 4.0 * atom_potential_integral_v_nm3("Au") / GOLD_LATTICE_NM**3
 
 
+def check_gold_diameters(diameter_range_nm) -> tuple[float, float]:
+    """``(min, max)`` bead diameter (nm); ``InputError`` naming the config key unless
+    0 < min <= max."""
+    low, high = float(diameter_range_nm[0]), float(diameter_range_nm[1])
+    if not 0 < low <= high:
+        raise InputError(f"potential.gold_diameter_nm: need 0 < min <= max, got {low}, {high}")
+    return low, high
+
+
 def gold_potential(
     seed: int,
     index: int,
@@ -47,9 +56,7 @@ def gold_potential(
 
     Returns ``(potential (n, n, n) complex64, info)``; the bead centre is voxel n//2.
     """
-    low, high = float(diameter_range_nm[0]), float(diameter_range_nm[1])
-    if not 0 < low <= high:
-        raise InputError(f"potential.gold_diameter_nm: need 0 < min <= max, got {low}, {high}")
+    low, high = check_gold_diameters(diameter_range_nm)
     rng = seeding.rng(seed, "gold", index)
     diameter = rng.uniform(low, high)
     axes = diameter / 2.0 * np.array([1.0, *rng.uniform(0.9, 1.1, size=2)])

@@ -78,6 +78,17 @@ def profile_reach_nm(thickness_nm: float) -> float:
     return thickness_nm / 2.0 + 4.0 * EDGE_SIGMA_NM
 
 
+def check_vesicle_sizes(diameter_range_nm, thickness_nm: float) -> tuple[float, float]:
+    """``(min, max)`` outer diameter (nm); ``InputError`` naming the config key unless
+    0 < min <= max and the bilayer is thinner than half the smallest vesicle."""
+    low, high = float(diameter_range_nm[0]), float(diameter_range_nm[1])
+    if not 0 < low <= high:
+        raise InputError(f"potential.vesicle_diameter_nm: need 0 < min <= max, got {low}, {high}")
+    if not 0 < thickness_nm < low / 2:
+        raise InputError(f"potential.membrane_thickness_nm: {thickness_nm} invalid for {low} nm")
+    return low, high
+
+
 @dataclass(frozen=True)
 class Vesicle:
     """One vesicle of the library: an ellipsoidal bilayer in its body frame.
@@ -102,11 +113,7 @@ class Vesicle:
 def draw_vesicle(seed: int, index: int, diameter_range_nm: tuple[float, float],
                  thickness_nm: float) -> Vesicle:
     """Vesicle ``index`` of the library, drawn from ``rng(seed, "vesicle", index)``."""
-    low, high = float(diameter_range_nm[0]), float(diameter_range_nm[1])
-    if not 0 < low <= high:
-        raise InputError(f"potential.vesicle_diameter_nm: need 0 < min <= max, got {low}, {high}")
-    if not 0 < thickness_nm < low / 2:
-        raise InputError(f"potential.membrane_thickness_nm: {thickness_nm} invalid for {low} nm")
+    low, high = check_vesicle_sizes(diameter_range_nm, thickness_nm)
     rng = seeding.rng(seed, "vesicle", index)
     diameter = float(rng.uniform(low, high))
     axes = diameter / 2.0 * np.array([1.0, *rng.uniform(0.8, 1.0, size=2)])

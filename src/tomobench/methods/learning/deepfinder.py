@@ -47,6 +47,15 @@ INFERENCE_DEFAULTS = {
 }
 
 
+#: Post-processing tried on the validation tomograms after training (tune_postprocessing):
+#: the voxels' probability floor and the cluster-size filter (DeepFinder's per-class cluster
+#: size thresholds, as fractions of each class's median particle volume).
+TUNING_GRID = {
+    "min_probability": [0.0, 0.4, 0.6],
+    "min_size_fraction": [0.02, 0.1, 0.25, 0.5],
+}
+
+
 def _build(params: dict, n_classes: int) -> SegmentationUNet:
     return SegmentationUNet(n_classes, list(params["widths"]), convs=int(params["convs"]),
                             bottleneck_convs=int(params["bottleneck_convs"]), norm=params["norm"])
@@ -60,7 +69,7 @@ def _targets(tomogram: TomogramData, table: ClassTable, params: dict) -> dict[st
     return {"segmentation": table.channel_map(tomogram.class_mask)}
 
 
-def _loss(outputs, batch, params):
+def _loss(outputs, batch, params, class_weights=None):
     logits = outputs["segmentation"]
     dice = tversky_loss(logits, batch["segmentation"], float(params["tversky_alpha"]),
                         float(params["tversky_beta"]))
@@ -68,7 +77,7 @@ def _loss(outputs, batch, params):
     total = dice
     weight = float(params["cross_entropy_weight"])
     if weight > 0:
-        ce = cross_entropy_loss(logits, batch["segmentation"])
+        ce = cross_entropy_loss(logits, batch["segmentation"], class_weights)
         terms["cross_entropy"] = float(ce.detach())
         total = total + weight * ce
     return total, terms
@@ -121,4 +130,5 @@ DEEPFINDER = register(LearningKind(
     postprocess=_postprocess,
     training_defaults=TRAINING_DEFAULTS,
     inference_defaults=INFERENCE_DEFAULTS,
+    tuning_grid=TUNING_GRID,
 ))

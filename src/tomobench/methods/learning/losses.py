@@ -37,6 +37,8 @@ def rmse_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(F.mse_loss(prediction.float(), target.float()) + 1e-12)
 
 
-def cross_entropy_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Voxel-wise softmax cross entropy (an optional extra term)."""
-    return F.cross_entropy(logits.float(), target)
+def cross_entropy_loss(logits: torch.Tensor, target: torch.Tensor,
+                       class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Voxel-wise softmax cross entropy, optionally class-weighted (``(C,)`` weights; the
+    weighted mean over voxels, as ``torch.nn.functional.cross_entropy``)."""
+    return F.cross_entropy(logits.float(), target, weight=class_weights)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tomobench.methods.learning.data import ClassTable, TomogramData
 from tomobench.methods.learning.deepfinder import excluded_ids, label_volume
-from tomobench.methods.learning.losses import rmse_loss, tversky_loss
+from tomobench.methods.learning.losses import cross_entropy_loss, rmse_loss, tversky_loss
 from tomobench.methods.learning.networks import DenoiseSegmentUNet
 from tomobench.methods.learning.postprocess import connected_components
 from tomobench.methods.learning.registry import LearningKind, register
@@ -33,11 +33,20 @@ TRAINING_DEFAULTS = {
     "tversky_alpha": 0.7,
     "tversky_beta": 0.3,
     "denoise_weight": 1.0,        # weight of the RMSE term in the summed loss
+    "cross_entropy_weight": 0.0,  # extra (class-weighted) cross-entropy term (0 = as published)
 }
 
 INFERENCE_DEFAULTS = {
     "min_size_voxels": 5,         # components smaller than this are removed
     "connectivity": 26,           # 6 | 18 | 26
+}
+
+
+#: Post-processing tried on the validation tomograms after training (tune_postprocessing):
+#: the voxels' probability floor and the component-size filter.
+TUNING_GRID = {
+    "min_probability": [0.0, 0.4, 0.6],
+    "min_size_voxels": [5, 20, 50, 100],
 }
 
 
@@ -56,12 +65,18 @@ def _targets(tomogram: TomogramData, table: ClassTable, params: dict) -> dict[st
             "denoised": tomogram.grandmodel[None]}
 
 
-def _loss(outputs, batch, params):
+def _loss(outputs, batch, params, class_weights=None):
     tversky = tversky_loss(outputs["segmentation"], batch["segmentation"],
                            float(params["tversky_alpha"]), float(params["tversky_beta"]))
     rmse = rmse_loss(outputs["denoised"], batch["denoised"])
     total = tversky + float(params["denoise_weight"]) * rmse
-    return total, {"tversky": float(tversky.detach()), "rmse": float(rmse.detach())}
+    terms = {"tversky": float(tversky.detach()), "rmse": float(rmse.detach())}
+    weight = float(params["cross_entropy_weight"])
+    if weight > 0:
+        ce = cross_entropy_loss(outputs["segmentation"], batch["segmentation"], class_weights)
+        terms["cross_entropy"] = float(ce.detach())
+        total = total + weight * ce
+    return total, terms
 
 
 def _postprocess(maps, table: ClassTable, stats: dict, params: dict) -> pd.DataFrame:
@@ -82,4 +97,5 @@ MC_DS_NET = register(LearningKind(
     postprocess=_postprocess,
     training_defaults=TRAINING_DEFAULTS,
     inference_defaults=INFERENCE_DEFAULTS,
+    tuning_grid=TUNING_GRID,
 ))

@@ -35,6 +35,10 @@ COMMON_TRAINING_DEFAULTS: dict[str, Any] = {
     "shift_voxels": 8,            # max random offset of a patch centre from its particle
     "augment": "wedge",           # none | wedge | wedge_mirror | extended (augment.py)
     "mixed_precision": True,      # bfloat16 autocast on CUDA (ignored on CPU)
+    "class_weight_power": 0.0,    # cross-entropy weight of class c: (f_background / f_c)^power
+    "class_weight_cap": 100.0,    # ... at most this (f = voxel share in the training targets)
+    "ema_decay": 0.0,             # exponential moving average of the weights (0 = off)
+    "tune_postprocessing": True,  # tune the kind's post-processing on the validation tomograms
 }
 
 #: Inference keys every kind understands.
@@ -58,23 +62,27 @@ class LearningKind:
     alignment : ``training_params -> int``, the size divisor of network inputs
     make_targets : ``(tomogram, table, training_params) -> {name: array}``; arrays are
         ``(z, y, x)`` (class-channel indices) or ``(C, z, y, x)`` (regression targets)
-    loss : ``(outputs, batch, training_params) -> (loss, {term: value})``; ``batch`` holds
-        the target tensors (``segmentation`` as int64)
+    loss : ``(outputs, batch, training_params, class_weights) -> (loss, {term: value})``;
+        ``batch`` holds the target tensors (``segmentation`` as int64), ``class_weights`` the
+        per-channel cross-entropy weights (``(C,)`` tensor, see ``training.class_weights``)
     heads : inference heads ``{head: (activation, reduction)}`` (see ``sliding_window``)
     postprocess : ``(maps, table, class_stats, inference_params) -> DataFrame`` with
         ``class_id, z, y, x, size, score`` (see ``postprocess.py``)
+    tuning_grid : inference keys and candidate values tried on the validation tomograms after
+        training (``tune_postprocessing``); the best combination is stored in the checkpoint
     """
 
     name: str
     build_network: Callable[[dict, int], nn.Module]
     alignment: Callable[[dict], int]
     make_targets: Callable[[TomogramData, ClassTable, dict], dict[str, np.ndarray]]
-    loss: Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor], dict],
-                   tuple[torch.Tensor, dict[str, float]]]
+    loss: Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor], dict,
+                    torch.Tensor | None], tuple[torch.Tensor, dict[str, float]]]
     heads: dict[str, tuple[str, str]]
     postprocess: Callable[[dict[str, np.ndarray], ClassTable, dict, dict], pd.DataFrame]
     training_defaults: dict[str, Any] = field(default_factory=dict)
     inference_defaults: dict[str, Any] = field(default_factory=dict)
+    tuning_grid: dict[str, list] = field(default_factory=dict)
 
     def training_params(self, given: dict | None, where: str = "training") -> dict:
         """Defaults merged with ``given``; unknown keys raise ``InputError`` naming them."""

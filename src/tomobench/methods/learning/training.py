@@ -53,9 +53,14 @@ def configure_threads(device: torch.device, threads: int) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
-    """``torch.save`` ``payload`` (tensors, numbers, strings, lists, dicts) atomically."""
+    """``torch.save`` ``payload`` (tensors, numbers, strings, lists, dicts) atomically.
+
+    Identical payloads give identical bytes: saved through an open file, the zip archive's
+    root folder is torch's fixed ``archive`` rather than the temporary file's random name.
+    """
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -115,7 +120,7 @@ def _sampler(kind, tomograms, table, params, patch_shape) -> PatchSampler:
     )
 
 
-def _evaluate(network, kind, batches, params, device, autocast) -> float:
+def _evaluate(network, kind, batches, params, class_weights, device, autocast) -> float:
     network.eval()
     total = 0.0
     with torch.no_grad():
@@ -123,15 +128,63 @@ def _evaluate(network, kind, batches, params, device, autocast) -> float:
             tensors = _to_tensors(batch, device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 outputs = network(tensors["input"])
-            total += float(kind.loss(outputs, tensors, params)[0])
+            total += float(kind.loss(outputs, tensors, params, class_weights)[0])
     network.train()
     return total / max(1, len(batches))
 
 
 def _check_patch(patch_shape, alignment: int, key: str) -> None:
     if any(p % alignment for p in patch_shape):
-        raise InputError(f"{key} {list(patch_shape)} must be a multiple of {alignment} "
+        raise InputError(f"{key}: {list(patch_shape)} must be a multiple of {alignment} "
                          "(2 ** number of poolings)")
+
+
+def check_method_parameters(kind_name: str, training: dict | None, inference: dict | None,
+                            where: str) -> None:
+    """Check a learning method's config before any job runs: known kind and keys, training
+    and inference patch sizes multiples of the network's alignment. ``where`` is the config
+    key of the method (``methods.<name>``) that the ``InputError`` names."""
+    kind = get_kind(kind_name)
+    params = kind.training_params(training, f"{where}.training")
+    inference_params = kind.inference_params(inference, f"{where}.inference")
+    alignment = kind.alignment(params)
+    for section, value in (("training", params["patch_voxels"]),
+                           ("inference", inference_params["patch_voxels"])):
+        key = f"{where}.{section}.patch_voxels"
+        try:
+            shape = patch_shape_of(value)
+        except ValueError as error:
+            raise InputError(f"{key}: {error}") from None
+        _check_patch(shape, alignment, key)
+
+
+def class_weights(targets: list[np.ndarray], n_channels: int, power: float, cap: float
+                  ) -> np.ndarray:
+    """Cross-entropy weight of each output channel from its voxel share in the targets.
+
+    ``w_c = min(cap, (f_0 / f_c) ** power)`` with ``f_c`` the share of channel ``c`` among the
+    voxels of the ``(z, y, x)`` channel-index targets (channel 0 = background, weight 1); a
+    channel without voxels gets the cap. ``power = 0`` gives equal weights.
+    """
+    counts = np.zeros(n_channels, dtype=np.float64)
+    for target in targets:
+        counts += np.bincount(np.asarray(target).ravel(), minlength=n_channels)[:n_channels]
+    weights = np.ones(n_channels)
+    if power > 0 and counts[0] > 0:
+        with np.errstate(divide="ignore"):
+            ratio = np.where(counts > 0, counts[0] / np.maximum(counts, 1), np.inf)
+        weights = np.minimum(cap, ratio ** power)
+        weights[0] = 1.0
+    return weights.astype(np.float32)
+
+
+def _ema(network: torch.nn.Module, decay: float):
+    """An exponential moving average of ``network``'s weights and buffers (None when off)."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def train(
@@ -146,20 +199,27 @@ def train(
 ) -> tuple[dict, dict]:
     """Train a learning kind and return ``(checkpoint, report)``.
 
+    Each step draws a class-balanced batch, optimises the kind's loss (cross-entropy terms
+    weighted by :func:`class_weights`) and updates the moving average of the weights
+    (``ema_decay``); every ``validation_interval`` steps the loss of the fixed validation
+    patches (on the averaged weights when ``ema_decay`` > 0) decides the best weights. After
+    training, the kind's post-processing is tuned on the validation tomograms
+    (:func:`tune_postprocessing`).
+
     Parameters
     ----------
     kind_name : a registered kind (``deepfinder``, ``mc_ds_net``, ...)
     training : the method's ``training:`` config dict (defaults filled in)
     training_tomograms, validation_tomograms : annotated tomograms (``data.load_tomogram``);
-        without validation tomograms the final weights are kept.
+        without validation tomograms the final weights are kept and nothing is tuned.
     state_path : resumable training-state file; resumed when its fingerprint (kind, params,
         seed, tomogram names) matches, deleted after a successful run.
 
     Returns
     -------
     checkpoint : dict for ``save_checkpoint`` (weights of the best validation step plus the
-        kind, params, class table and per-class size statistics); ``report``: JSON-able
-        history (``training.json``).
+        kind, params, class table, per-class size statistics and tuned inference parameters);
+        ``report``: JSON-able history (``training.json``).
     """
     kind = get_kind(kind_name)
     params = kind.training_params(training)
@@ -179,25 +239,30 @@ def train(
         val_rng = rng(seed, "learning", kind.name, "validation")
         count = math.ceil(int(params["validation_patches"]) / batch_size)
         validation_batches = [val_sampler.batch(val_rng, batch_size) for _ in range(count)]
+    weights = class_weights([t["segmentation"] for t in train_sampler.targets],
+                            len(table.class_ids), float(params["class_weight_power"]),
+                            float(params["class_weight_cap"]))
+    weights_tensor = torch.from_numpy(weights).to(device)
 
     network = build_network(kind, params, len(table.class_ids), seed).to(
         device, memory_format=CHANNELS_LAST)
     optimizer = torch.optim.Adam(network.parameters(), lr=float(params["learning_rate"]),
                                  betas=(0.9, 0.999))
     scheduler = _scheduler(optimizer, params)
+    ema = _ema(network, float(params["ema_decay"]))
     autocast = bool(params["mixed_precision"]) and device.type == "cuda"
     names = [t.name for t in training_tomograms] + [f"val:{t.name}" for t in
                                                      validation_tomograms]
     fingerprint = _fingerprint(kind.name, params, seed, names)
-    state = _resume(state_path, fingerprint, network, optimizer, scheduler)
+    state = _resume(state_path, fingerprint, network, optimizer, scheduler, ema)
     step, history = state["step"], state["history"]
     best = state["best"]
     steps = int(params["steps"])
     interval = max(1, int(params["validation_interval"]))
     voxels_per_step = batch_size * int(np.prod(patch_shape))
-    logger.info("%s: %d parameters, classes %s, %d steps of %d x %s on %s", kind.name,
-                sum(p.numel() for p in network.parameters()), list(table.names), steps,
-                batch_size, list(patch_shape), device)
+    logger.info("%s: %d parameters, classes %s, class weights %s, %d steps of %d x %s on %s",
+                kind.name, sum(p.numel() for p in network.parameters()), list(table.names),
+                np.round(weights, 2).tolist(), steps, batch_size, list(patch_shape), device)
     network.train()
     clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
     while step < steps:
@@ -206,32 +271,33 @@ def train(
         tensors = _to_tensors(batch, device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
             outputs = network(tensors["input"])
-        loss, _terms = kind.loss(outputs, tensors, params)
+        loss, _terms = kind.loss(outputs, tensors, params, weights_tensor)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{kind.name}: non-finite loss at step {step}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(network)
         step += 1
         window_loss += float(loss.detach())
         window_steps += 1
         if step % interval == 0 or step == steps:
-            elapsed = time.perf_counter() - clock
+            evaluated = ema.module if ema is not None else network
             entry = {
                 "step": step,
                 "epoch": math.ceil(step / interval),
                 "training_loss": window_loss / window_steps,
                 "learning_rate": optimizer.param_groups[0]["lr"],
             }
-            throughput = window_steps * voxels_per_step / max(elapsed, 1e-9)
+            throughput = window_steps * voxels_per_step / max(time.perf_counter() - clock, 1e-9)
             if validation_batches:
-                entry["validation_loss"] = _evaluate(network, kind, validation_batches, params,
-                                                     device, autocast)
+                entry["validation_loss"] = _evaluate(evaluated, kind, validation_batches, params,
+                                                     weights_tensor, device, autocast)
             score = entry.get("validation_loss", -step)
             if best is None or score < best["score"]:
-                best = {"score": score, "step": step,
-                        "state_dict": _plain_state(network)}
+                best = {"score": score, "step": step, "state_dict": _plain_state(evaluated)}
             history.append(entry)
             logger.info(
                 "epoch %d step %d/%d loss %.4f val %s lr %.2e throughput %.3g voxels/s",
@@ -240,8 +306,8 @@ def train(
                 entry["learning_rate"], throughput)
             clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
         if state_path and (step % int(params["checkpoint_interval"]) == 0) and step < steps:
-            _save_state(state_path, fingerprint, network, optimizer, scheduler, step, history,
-                        best)
+            _save_state(state_path, fingerprint, network, optimizer, scheduler, ema, step,
+                        history, best)
     checkpoint = {
         "format": "tomobench-learning-1",
         "kind": kind.name,
@@ -252,12 +318,18 @@ def train(
         "class_stats": stats,
         "best_step": int(best["step"]),
         "state_dict": best["state_dict"],
+        "tuned_inference": {},
     }
+    tuning = []
+    if validation_tomograms and params["tune_postprocessing"] and kind.tuning_grid:
+        checkpoint["tuned_inference"], tuning = tune_postprocessing(
+            checkpoint, validation_tomograms, device, threads)
     report = {
         "kind": kind.name,
         "training": params,
         "seed": int(seed),
         "class_names": list(table.names),
+        "class_weights": weights.tolist(),
         "class_stats": stats,
         "training_tomograms": [t.name for t in training_tomograms],
         "validation_tomograms": [t.name for t in validation_tomograms],
@@ -265,10 +337,76 @@ def train(
         "best_step": int(best["step"]),
         "best_validation_loss": best["score"] if validation_batches else None,
         "history": history,
+        "tuned_inference": checkpoint["tuned_inference"],
+        "tuning": tuning,
+        # float sums run in another order with another thread count: the learned weights are
+        # reproducible at a fixed count (Snakemake's threads of train_learning)
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
     }
     if state_path:
         Path(state_path).unlink(missing_ok=True)
     return checkpoint, report
+
+
+def validation_truth(tomogram: TomogramData):
+    """The SHREC ground truth of an annotated tomogram (for scoring picks on it)."""
+    from tomobench.evaluation.shrec import GroundTruth
+
+    frame = tomogram.particles
+    return GroundTruth(
+        class_names=tuple(frame["class_name"]),
+        centres_zyx=frame[["z", "y", "x"]].to_numpy(dtype=np.int64).reshape(-1, 3),
+        occupancy=tomogram.occupancy,
+        z_offset=0,
+        volume_shape=tomogram.shape,
+        voxel_size_nm=tomogram.voxel_size_nm,
+    )
+
+
+def tune_postprocessing(checkpoint: dict, tomograms: list[TomogramData],
+                        device: torch.device | str = "cpu", threads: int = 1
+                        ) -> tuple[dict, list[dict]]:
+    """Choose the kind's post-processing parameters on annotated (validation) tomograms.
+
+    The network's maps of each tomogram are computed once; every combination of
+    ``kind.tuning_grid`` is post-processed and scored (SHREC ``corrected`` mode, counts summed
+    over the tomograms) by the mean of the localisation F1 and the mean per-class F1 (over the
+    classes present, as Table 4). Ties go to the first combination in grid order.
+
+    Returns ``(best parameters, [{parameters, localization_F1, class_F1, score}, ...])``.
+    """
+    from itertools import product
+
+    from tomobench.evaluation.bootstrap import Units, point_estimates
+    from tomobench.evaluation.shrec import score_picks
+
+    kind = get_kind(checkpoint["kind"])
+    table = ClassTable(tuple(checkpoint["class_ids"]))
+    base = kind.inference_params({})
+    maps = [predict_maps(checkpoint, t.reconstruction, base, device, threads) for t in tomograms]
+    truths = [validation_truth(t) for t in tomograms]
+    keys = sorted(kind.tuning_grid)
+    results = []
+    for values in product(*(kind.tuning_grid[k] for k in keys)):
+        candidate = dict(zip(keys, values, strict=True))
+        params = {**base, **candidate}
+        parts = []
+        for tomogram_maps, truth in zip(maps, truths, strict=True):
+            picks = to_picks(kind.postprocess(tomogram_maps, table, checkpoint["class_stats"],
+                                              params))
+            parts.append(Units.from_json(score_picks(truth, picks, mode="corrected")["units"]))
+        estimates = point_estimates(Units.concatenate(parts))
+        localization_f1 = estimates["F1"]
+        per_class = [v for k, v in estimates.items() if k.startswith("class:") and v == v]
+        class_f1 = float(np.mean(per_class)) if per_class else 0.0
+        results.append({"parameters": candidate, "localization_F1": localization_f1,
+                        "class_F1": class_f1, "score": 0.5 * (localization_f1 + class_f1)})
+    best = max(results, key=lambda r: r["score"])  # first of equals: grid order
+    logger.info("post-processing tuned on %s: %s (localization F1 %.3f, class F1 %.3f)",
+                [t.name for t in tomograms], best["parameters"], best["localization_F1"],
+                best["class_F1"])
+    return best["parameters"], results
 
 
 def _plain_state(network: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -280,7 +418,7 @@ def _empty_state() -> dict:
     return {"step": 0, "history": [], "best": None}
 
 
-def _resume(state_path, fingerprint, network, optimizer, scheduler) -> dict:
+def _resume(state_path, fingerprint, network, optimizer, scheduler, ema) -> dict:
     if not state_path or not Path(state_path).is_file():
         return _empty_state()
     try:
@@ -295,16 +433,20 @@ def _resume(state_path, fingerprint, network, optimizer, scheduler) -> dict:
     network.load_state_dict(state["network"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
     logger.info("resuming from %s at step %d", state_path, state["step"])
     return {"step": int(state["step"]), "history": list(state["history"]), "best": state["best"]}
 
 
-def _save_state(path, fingerprint, network, optimizer, scheduler, step, history, best) -> None:
+def _save_state(path, fingerprint, network, optimizer, scheduler, ema, step, history,
+                best) -> None:
     save_checkpoint(path, {
         "fingerprint": fingerprint,
         "network": network.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
+        "ema": ema.state_dict() if ema is not None else {},
         "step": step,
         "history": history,
         "best": best,
@@ -338,11 +480,19 @@ def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
     )
 
 
+def inference_parameters(checkpoint: dict, inference: dict | None) -> dict:
+    """The kind's inference defaults, overridden by the values tuned on the validation
+    tomograms, overridden by the keys the config sets (``inference``)."""
+    kind = get_kind(checkpoint["kind"])
+    tuned = dict(checkpoint.get("tuned_inference") or {})
+    return kind.inference_params({**tuned, **dict(inference or {})})
+
+
 def pick(checkpoint: dict, volume: np.ndarray, inference: dict,
          device: torch.device | str = "cpu", threads: int = 1) -> pd.DataFrame:
     """Picks (``class_name, x, y, z, score``, best score first) in one tomogram."""
     kind = get_kind(checkpoint["kind"])
-    params = kind.inference_params(inference)
+    params = inference_parameters(checkpoint, inference)
     maps = predict_maps(checkpoint, volume, params, device, threads)
     table = ClassTable(tuple(checkpoint["class_ids"]))
     frame = kind.postprocess(maps, table, checkpoint["class_stats"], params)
