@@ -118,7 +118,7 @@ def tilt_series_mem_mb(wildcards, attempt):
     pixels = (t["binning"] * t["size_xy_voxels"]) ** 2 * config["tilt_series"][
         "tilt_count"
     ]
-    return _megabytes(1000, 8.5 * _unbinned_ice_voxels() + 4 * pixels, attempt)
+    return _megabytes(1500, 8.5 * _unbinned_ice_voxels() + 4 * pixels, attempt)
 
 
 def reconstruction_mem_mb(wildcards, attempt):
