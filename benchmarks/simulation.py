@@ -1,25 +1,29 @@
-"""Benchmark: scene, tilt series and WBP of one tomogram (default config and SHREC paper size).
+"""Benchmark: scene, tilt series and WBP of one tomogram as the workflow makes it.
 
-Prints CPU time (and wall time) and the peak resident memory (RSS sampled every 50 ms) per
-stage, and, for a tilt subset, the extrapolation to the full tilt count
-(the cost per tilt depends on the angle through 1/cos(theta); the subset is evenly spaced over
-the same range, so its mean cost per tilt is representative).
+Each size is a configuration of ``config/`` (``tiny`` = test.yaml, ``default`` = config.yaml,
+``paper`` = shrec2021.yaml): its geometry, particle counts, vesicle library (the SHREC 144-336
+nm vesicles at paper size), tilts and microscope. Prints CPU and wall time and the peak
+resident memory (RSS sampled every 50 ms) per stage.
 
-    .venv/bin/python benchmarks/simulation.py --size default
-    .venv/bin/python benchmarks/simulation.py --size paper --tilt-subset 7
-    .venv/bin/python benchmarks/simulation.py --size tiny
+    .venv/bin/python benchmarks/simulation.py --size paper --potentials results/shrec2021/potentials
+    .venv/bin/python benchmarks/simulation.py --size default --threads 2
+    .venv/bin/python benchmarks/simulation.py --size paper --tilt-subset 7   # extrapolated
 
-Potentials: ``--potentials DIR`` uses ``DIR/*.mrc`` (as written by compute_potential, at the
-simulation voxel size: proteins ``<PDB>.mrc``, ``vesicle_<k>.mrc``, ``gold_<k>.mrc``); without
-it, synthetic complex potentials stand in (12 smooth ellipsoids of 2.5-8 nm radius, 2 gold
-beads, vesicle shells of 40-80 nm diameter) — the cost depends on their box sizes, not on
-their content. The paper size uses these vesicles too (SHREC's 150-300 nm vesicles would add
-their rotation cost to the scene stage).
+The full tilt series is simulated unless ``--tilt-subset N`` asks for N evenly spaced tilts;
+then the output says so and extrapolates the tilt-series and WBP times to the full count (the
+cost per tilt depends on the angle through 1/cos(theta); an evenly spaced subset over the same
+range has a representative mean).
+
+Potentials: ``--potentials DIR`` uses a run's ``potentials/`` folder (``<PDB>.mrc`` and
+``gold_<k>.mrc`` at the simulation voxel size, as the workflow writes them); without it,
+synthetic complex potentials stand in (12 smooth ellipsoids of 2.5-8 nm radius, 2 gold beads),
+and the output says so: the cost depends on their box sizes, not on their content.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import threading
@@ -27,31 +31,28 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 from scipy import ndimage
 
 from tomobench.classes import SCORED_PROTEINS
-from tomobench.mrc import read_mrc, write_mrc
+from tomobench.config import microscope as microscope_of
+from tomobench.config import scene_geometry, scene_parameters, tilt_series_settings, vesicle_library
+from tomobench.mrc import MrcVolume, read_mrc, write_mrc
 from tomobench.reconstruction.wbp import ReconstructionGeometry, weighted_backprojection
-from tomobench.simulation.ctf import Microscope
 from tomobench.simulation.scene import (
-    SceneGeometry,
-    SceneParameters,
     add_ice,
     build_scene,
-    final_ground_truth,
+    final_grandmodel,
+    final_locations,
+    final_masks,
 )
 from tomobench.simulation.tilt_series import (
-    TiltSeriesSettings,
     draw_acquisition,
     simulate_tilt_series,
 )
 
-SIZES = {
-    # size_xy, size_z, ice_nm, tilts, proteins, fiducials, vesicles
-    "tiny": (64, 32, 24, 15, (15, 15), (2, 2), (1, 1)),
-    "default": (192, 96, 60, 61, (200, 200), (3, 3), (2, 2)),
-    "paper": (512, 512, 180, 61, (2000, 2000), (10, 10), (4, 4)),
-}
+CONFIGS = {"tiny": "test.yaml", "default": "config.yaml", "paper": "shrec2021.yaml"}
+REPO = Path(__file__).resolve().parents[1]
 
 
 def ellipsoid(radii_nm, voxel_nm, v_real, v_imag, shell_nm=None):
@@ -64,32 +65,24 @@ def ellipsoid(radii_nm, voxel_nm, v_real, v_imag, shell_nm=None):
     return (smooth * v_real + 1j * smooth * v_imag).astype(np.complex64)
 
 
-def synthetic_potentials(voxel_nm, seed=0):
-    rng = np.random.default_rng(seed)
+def synthetic_potentials(voxel_nm):
     names = list(SCORED_PROTEINS)
     proteins = {
         name: ellipsoid((r, r, 1.6 * r), voxel_nm, 1.5, 0.185)
         for name, r in zip(names, np.linspace(2.5, 8.0, len(names)), strict=True)
     }
     gold = [ellipsoid((d / 2,) * 3, voxel_nm, 25.0, 0.875) for d in (5.0, 8.0)]
-    vesicles = [
-        ellipsoid((d / 2, d / 2 * 0.9, d / 2 * 0.8), voxel_nm, 1.0, 0.15, shell_nm=4.5)
-        for d in rng.uniform(40, 80, 2)
-    ]
-    return proteins, vesicles, gold
+    return proteins, gold
 
 
-def load_potentials(folder):
-    proteins, vesicles, gold = {}, [], []
-    for path in sorted(Path(folder).glob("*.mrc")):
-        data = read_mrc(path)[0].astype(np.complex64)
-        if path.stem.startswith("vesicle_"):
-            vesicles.append(data)
-        elif path.stem.startswith("gold_"):
-            gold.append(data)
-        else:
-            proteins[path.stem] = data
-    return proteins, vesicles, gold
+def load_potentials(folder, classes):
+    """Proteins (the config's classes) and gold beads of a run's ``potentials/`` folder."""
+    folder = Path(folder)
+    proteins = {name: read_mrc(folder / f"{name}.mrc")[0].astype(np.complex64)
+                for name in classes}
+    gold = [read_mrc(path)[0].astype(np.complex64)
+            for path in sorted(folder.glob("gold_*.mrc"))]
+    return proteins, gold
 
 
 def current_rss_gb() -> float:
@@ -133,64 +126,78 @@ class Stage:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="default")
-    parser.add_argument(
-        "--tilt-subset",
-        type=int,
-        default=0,
-        help="simulate only this many evenly spaced tilts and extrapolate",
-    )
-    parser.add_argument("--potentials", default=None)
-    parser.add_argument("--workers", type=int, default=1, help="FFT threads (tilt series)")
+    parser.add_argument("--size", choices=sorted(CONFIGS), default="default")
+    parser.add_argument("--tilt-subset", type=int, default=0,
+                        help="simulate only this many evenly spaced tilts and extrapolate")
+    parser.add_argument("--potentials", default=None, help="a run's potentials/ folder")
+    parser.add_argument("--threads", type=int, default=2, help="threads of each stage")
+    parser.add_argument("--stages", default="scene,tilts,wbp",
+                        help="comma-separated subset of scene,tilts,wbp (each needs the former)")
+    parser.add_argument("--seed", type=int, default=2021)
     args = parser.parse_args()
-    size_xy, size_z, ice_nm, tilts, proteins_n, fiducials_n, vesicles_n = SIZES[args.size]
-    geometry = SceneGeometry(size_xy, size_z, 1.0, 2, ice_nm)
+    config = yaml.safe_load((REPO / "config" / CONFIGS[args.size]).read_text())
+    stages = args.stages.split(",")
+    geometry, parameters = scene_geometry(config), scene_parameters(config)
     voxel = geometry.simulation_voxel_nm
     if args.potentials:
-        proteins, vesicles, gold = load_potentials(args.potentials)
+        proteins, gold = load_potentials(args.potentials, config["structures"]["classes"])
+        source = f"potentials of {args.potentials}"
     else:
-        proteins, vesicles, gold = synthetic_potentials(voxel)
+        proteins, gold = synthetic_potentials(voxel)
+        source = "SYNTHETIC protein and gold potentials (no --potentials given)"
+    vesicles = vesicle_library(config, args.seed)
+    settings = tilt_series_settings(config)
+    tilts = settings.tilt_count
     print(
-        f"size {args.size}: simulation grid {geometry.simulation_shape} at {voxel} nm, "
-        f"final {geometry.final_shape}, {tilts} tilts"
+        f"size {args.size} (config/{CONFIGS[args.size]}): simulation grid "
+        f"{geometry.simulation_shape} at {voxel} nm, final {geometry.final_shape}, {tilts} "
+        f"tilts, {args.threads} thread(s); {source}; vesicles "
+        f"{[round(v.diameter_nm) for v in vesicles]} nm"
     )
-    parameters = SceneParameters(proteins_n, fiducials_n, vesicles_n, max_placement_attempts=200)
     with tempfile.TemporaryDirectory() as tmp:
         unbinned = Path(tmp) / "grandmodel_unbinned.mrc"
         with Stage("scene (placement + GT)") as scene_stage:
-            scene = build_scene(geometry, parameters, proteins, vesicles, gold, 2021, 0)
-            final_ground_truth(scene, geometry)
-            add_ice(scene.potential, 300.0)
+            scene = build_scene(geometry, parameters, proteins, vesicles, gold, args.seed, 0,
+                                args.threads)
+            write_mrc(Path(tmp) / "grandmodel.mrc",
+                      final_grandmodel(scene, geometry, args.threads), geometry.voxel_size_nm)
+            for k, mask in enumerate(final_masks(scene, geometry)):
+                write_mrc(Path(tmp) / f"mask{k}.mrc", mask, geometry.voxel_size_nm)
+                del mask
+            final_locations(scene, geometry)
+            add_ice(scene.potential, parameters.voltage_kv)
             write_mrc(unbinned, scene.potential, voxel)
-        print(f"  placed {scene.summary['placed']}, failed {scene.summary['failed']}")
+        print(f"  drawn {scene.summary['drawn']}, placed {scene.summary['placed']}, "
+              f"failed {scene.summary['failed']}")
         del scene
+        if "tilts" not in stages:
+            return
         count = args.tilt_subset or tilts
-        settings = TiltSeriesSettings(tilt_count=count)
-        acquisition = draw_acquisition(settings, voxel, 2021, 0)
+        if args.tilt_subset:
+            settings = dataclasses.replace(settings, tilt_count=count)
+            print(f"SUBSET: {count} of {tilts} tilts simulated; times below are extrapolated")
+        microscope = microscope_of(config["microscope"])
+        acquisition = draw_acquisition(settings, voxel, args.seed, 0)
         with Stage(f"tilt series ({count} tilts)") as tilt_stage:
-            potential, _ = read_mrc(unbinned, mmap=True)
-            projections = simulate_tilt_series(
-                potential, voxel, acquisition, settings, Microscope(), workers=args.workers
-            )
+            potential = MrcVolume(unbinned)
+            projections = simulate_tilt_series(potential, voxel, acquisition, settings,
+                                               microscope, workers=args.threads)
             del potential
-    recon = ReconstructionGeometry(
-        geometry.final_shape, 2, geometry.z_offset, geometry.simulation_shape[0]
-    )
-    shifts = np.array(acquisition.shifts_nm) / voxel
-    with Stage(f"WBP ({count} tilts)") as wbp_stage:
-        weighted_backprojection(projections, acquisition.tilt_angles_deg, shifts, recon)
+    stages_run = [scene_stage, tilt_stage]
+    if "wbp" in stages:
+        recon = ReconstructionGeometry(geometry.final_shape, geometry.binning,
+                                       geometry.z_offset, geometry.simulation_shape[0])
+        shifts = np.array(acquisition.shifts_nm) / voxel
+        with Stage(f"WBP ({count} tilts)") as wbp_stage:
+            weighted_backprojection(projections, acquisition.tilt_angles_deg, shifts, recon,
+                                    workers=args.threads)
+        stages_run.append(wbp_stage)
     scale = tilts / count
-    total = scene_stage.seconds + scale * (tilt_stage.seconds + wbp_stage.seconds)
-    if scale != 1:
-        print(
-            f"extrapolated to {tilts} tilts: tilt series {scale * tilt_stage.seconds:.0f} s, "
-            f"WBP {scale * wbp_stage.seconds:.0f} s"
-        )
-    print(
-        f"total per tomogram: {total:.0f} s ({total / 60:.1f} min); peak RSS "
-        f"{max(scene_stage.peak_gb, tilt_stage.peak_gb, wbp_stage.peak_gb):.2f} GB "
-        f"(+{projections.nbytes * (scale - 1) / 1e9:.2f} GB for the full projection stack)"
-    )
+    wall = scene_stage.wall_seconds + scale * sum(s.wall_seconds for s in stages_run[1:])
+    cpu = scene_stage.seconds + scale * sum(s.seconds for s in stages_run[1:])
+    label = f"extrapolated from {count} of {tilts} tilts" if scale != 1 else "measured"
+    print(f"total per tomogram ({label}): {wall:.0f} s wall ({wall / 60:.1f} min), {cpu:.0f} s "
+          f"CPU; peak RSS {max(s.peak_gb for s in stages_run):.2f} GB")
 
 
 if __name__ == "__main__":

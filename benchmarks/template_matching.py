@@ -7,6 +7,17 @@ of the FFTs a per-rotation FLCF cannot avoid — one full ``rfftn`` and one ``ir
 search volume — and their ratio (goal ≤ 1.3). The forward transform of the zero-padded kernel is
 pruned (rows that are all zeros are not transformed), so the ratio can drop below 1.
 
+With ``--threads N`` the search deals its rotations to N threads (``LocalCorrelation``'s
+rotation workers, single-threaded FFTs) while the floor is one N-threaded transform.
+
+pyTME (PyPI ``pytme``, an optional peer: skipped when not installed, not a tomobench
+dependency) runs the same search — same volume, template, spherical mask and rotation set,
+its ``FLCSphericalMask`` score with linear interpolation and no target padding, which gives
+tomobench's score map to ~1e-7 (printed) — at 1 and 2 cores: one process, two rotation-
+parallel processes (``job_schedule=(1, 2)``) and one process with two FFTW threads. The
+tools alternate, each timed over whole searches including their setup, medians per rotation
+and the ratio pyTME / tomobench (> 1: tomobench faster) against pyTME's best mode.
+
 It also prints what the default configuration's TM costs: the search of every default class
 (box sizes from the SHREC potentials' enclosing radii) at the default angular step on the
 default search grid, from measured per-rotation times, plus the measured extraction time.
@@ -14,6 +25,7 @@ default search grid, from measured per-rotation times, plus the measured extract
 Usage::
 
     .venv/bin/python benchmarks/template_matching.py [--threads 2] [--large] [--device cpu|cuda]
+    .venv/bin/python benchmarks/template_matching.py --pytme-only --repeats 7
 
 ``--large`` adds the paper's 512×512×200 volume (about 2 GB of memory on the CPU).
 """
@@ -23,6 +35,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from importlib.metadata import version
 
 import numpy as np
 
@@ -110,6 +123,77 @@ def interleaved_seconds(shape, box, xp, threads, rotations, repeats):
     return (median["search"], median["floor"]), (median["search_cpu"], median["floor_cpu"])
 
 
+#: pyTME's modes on one and on two cores: (label, cores, job_schedule inner jobs, FFTW threads)
+PYTME_MODES = (("1 process", 1, 1, 1), ("2 rotation-parallel processes", 2, 2, 1),
+               ("1 process x 2 FFTW threads", 2, 1, 2))
+
+
+def _pytme_search(volume, template, mask, rotations, jobs: int, fftw_threads: int):
+    """pyTME's FLCSphericalMask search; returns its best-score map."""
+    import pyfftw
+    from tme.analyzer import MaxScoreOverRotations
+    from tme.matching_data import MatchingData
+    from tme.matching_exhaustive import MATCHING_EXHAUSTIVE_REGISTER, match_exhaustive
+
+    from tomobench.methods.template_matching.correlation import index_rotation_matrix
+
+    pyfftw.config.NUM_THREADS = fftw_threads
+    data = MatchingData(volume.copy(), template.copy())
+    data.template_mask = mask.copy()
+    # tomobench's index-space rotation of the template is pyTME's rotation matrix
+    data.rotations = np.array([index_rotation_matrix(r) for r in rotations], np.float32)
+    setup, score = MATCHING_EXHAUSTIVE_REGISTER["FLCSphericalMask"]
+    result = match_exhaustive(
+        matching_data=data, matching_setup=setup, matching_score=score,
+        callback_class=MaxScoreOverRotations, job_schedule=(1, jobs),
+        pad_target_edges=False, interpolation_order=1,
+    )
+    return np.asarray(result[0])
+
+
+def pytme_comparison(shape, box: int, rotations: int, repeats: int) -> None:
+    """tomobench (1 and 2 threads) against pyTME's modes on the same search, alternating."""
+    import warnings
+
+    try:
+        import tme  # noqa: F401
+    except ImportError:
+        print("pyTME: not installed (pip install pytme) - comparison skipped")
+        return
+    warnings.filterwarnings("ignore", module="tme")
+    rng = np.random.default_rng(5)
+    volume = rng.standard_normal(shape, dtype=np.float32)
+    template = rng.standard_normal((box,) * 3, dtype=np.float32)
+    mask = spherical_mask(box, box // 2 - 3.0).astype(np.float32)
+    rotation_set = uniform_rotations(12.0)[:rotations]
+    reference = LocalCorrelation(volume, mask).search([template], rotation_set).scores
+    difference = np.abs(_pytme_search(volume, template, mask, rotation_set, 1, 1)
+                        - reference).max()
+    print(f"pyTME {version('pytme')}; volume {shape}, box {box}³,"
+          f" {rotations} rotations, no wedge; max |score difference| {difference:.1e}")
+    runs = {f"tomobench {n} thread(s)": (n, lambda n=n: LocalCorrelation(
+        volume, mask, workers=n).search([template], rotation_set)) for n in (1, 2)}
+    for label, cores, jobs, fftw in PYTME_MODES:
+        runs[f"pyTME {label}"] = (cores, lambda j=jobs, f=fftw: _pytme_search(
+            volume, template, mask, rotation_set, j, f))
+    for _, function in runs.values():
+        function()  # warm-up: plans, process pools
+    samples = {name: [] for name in runs}
+    for repeat in range(repeats):
+        order = list(runs) if repeat % 2 == 0 else list(reversed(runs))
+        for name in order:
+            start = time.perf_counter()
+            runs[name][1]()
+            samples[name].append((time.perf_counter() - start) / rotations)
+    median = {name: float(np.median(values)) for name, values in samples.items()}
+    for name, seconds in median.items():
+        print(f"  {name:<42s} {1e3 * seconds:8.2f} ms/rotation (median of {repeats})")
+    for cores in (1, 2):
+        ours = median[f"tomobench {cores} thread(s)"]
+        best = min(median[f"pyTME {label}"] for label, c, _, _ in PYTME_MODES if c == cores)
+        print(f"  {cores} core(s): pyTME best / tomobench = {best / ours:.2f}")
+
+
 def default_run_cost(xp, threads: int) -> None:
     """Estimated search cost of the default config and measured extraction time."""
     shape = (48, 96, 96)  # 96×192×192 tomogram at 1 nm, searched at 2 nm
@@ -146,13 +230,21 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 512×512×200 (paper size)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--skip-default", action="store_true")
+    parser.add_argument("--pytme-only", action="store_true", help="only the pyTME comparison")
+    parser.add_argument("--repeats", type=int, default=5, help="pyTME comparison repeats")
     parser.add_argument("--default-malloc", action="store_true",
                         help="leave glibc's allocator alone (match_templates tunes it)")
     args = parser.parse_args()
     if not args.default_malloc:
         print(f"freed memory kept in the heap: {keep_freed_memory_in_heap()}")
     xp = array_module(args.device)
-    print(f"backend {xp.__name__}, {args.threads} FFT worker(s)")
+    if xp is np:
+        print("pyTME comparison (CPU): the default search grid (2 nm) and the 1 nm grid")
+        for shape, rotations in (((48, 96, 96), 48), ((96, 192, 192), 16)):
+            pytme_comparison(shape, 21, rotations, args.repeats)
+    if args.pytme_only:
+        return
+    print(f"backend {xp.__name__}, {args.threads} worker(s)")
     shapes = [(128, 128, 128), (256, 256, 256)] + ([(200, 512, 512)] if args.large else [])
     box = 21
     print(f"template box {box}³, missing wedge on; wall-clock and CPU-time (all threads) medians")
@@ -162,7 +254,7 @@ def main() -> None:
         voxels = math.prod(shape)
         small = voxels <= 128**3
         if xp is np:
-            rotations, repeats = (16, 7) if small else ((8, 5) if voxels <= 256**3 else (3, 3))
+            rotations, repeats = (16, 7) if small else ((8, 5) if voxels <= 256**3 else (4, 3))
         else:
             rotations, repeats = 64, 5
         (wall, wall_floor), (cpu, cpu_floor) = interleaved_seconds(

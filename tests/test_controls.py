@@ -25,6 +25,7 @@ from tomobench.simulation.scene import (
     build_scene,
     final_ground_truth,
 )
+from tomobench.structures.membranes import Vesicle
 
 from .conftest import STRUCTURES_DIR, requires_structures
 
@@ -103,10 +104,7 @@ def _crowded_blob_scene(seed: int, vesicles: int):
     r = np.sqrt(zz**2 + yy**2 + xx**2)
     proteins = {name: ((r <= radius) * (2.0 + 0.2j)).astype(np.complex64)
                 for name, radius in (("1S3X", 3), ("3H84", 4.5), ("1BXN", 6))}
-    shell = np.arange(41) - 20
-    zz, yy, xx = np.meshgrid(shell, shell, shell, indexing="ij")
-    rv = np.sqrt(zz**2 + yy**2 + xx**2)
-    vesicle = (((rv >= 16) & (rv <= 19)) * (1.0 + 0.1j)).astype(np.complex64)
+    vesicle = Vesicle(0, 19.0, (9.5, 9.5, 9.5), 1.5)  # a 3-voxel membrane 16-19 voxels out
     parameters = SceneParameters((90, 90), (0, 0), (vesicles, vesicles),
                                  max_placement_attempts=100)
     return geometry, build_scene(geometry, parameters, proteins, [vesicle], [], seed, 0)

@@ -134,3 +134,18 @@ def test_cpu_backend_is_numpy():
     )
     with pytest.raises(ValueError, match="device"):
         backend.array_module("tpu")
+
+
+def test_mrc_volume_reads_z_slabs_and_rejects_a_truncated_file(tmp_path):
+    from tomobench.mrc import MrcVolume
+
+    data = (np.arange(5 * 6 * 7).reshape(5, 6, 7) * (1 + 0.5j)).astype(np.complex64)
+    write_mrc(tmp_path / "v.mrc", data, 0.5)
+    volume = MrcVolume(tmp_path / "v.mrc")
+    assert volume.shape == data.shape and volume.voxel_size_nm == pytest.approx(0.5)
+    np.testing.assert_array_equal(volume[1:4], data[1:4])
+    np.testing.assert_array_equal(volume[0:5], data)
+    raw = (tmp_path / "v.mrc").read_bytes()
+    (tmp_path / "short.mrc").write_bytes(raw[:-8])
+    with pytest.raises(InputError, match="short.mrc"):
+        MrcVolume(tmp_path / "short.mrc")[0:5]

@@ -534,7 +534,7 @@ def test_relocated_run_has_nothing_to_do(tiny_run, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("deleted, rerun", [
     ("picks/DoG/model_2.txt", {"pick_dog", "evaluate_picks"}),
-    ("potentials/vesicle_0.mrc", {"compute_vesicle_potential", "simulate_scene"}),
+    ("potentials/gold_0.mrc", {"compute_gold_potential", "simulate_scene"}),
     ("models/DeepFinder/checkpoint.pt", {"train_learning", "pick_learning"}),
     ("evaluation/TM/model_2.txt", {"evaluate_picks"}),
     ("template_matching/model_2/1BXN_chunk0_scores.mrc", {"match_templates"}),

@@ -23,6 +23,7 @@ from tomobench.simulation.scene import (
     final_ground_truth,
     solid_envelope,
 )
+from tomobench.structures.membranes import Vesicle
 
 
 def blob(n, radius, v_real, v_imag=0.0, elongate=1.0):
@@ -109,7 +110,7 @@ def _dense_scene(seed, **overrides):
     )
     kwargs.update(overrides)
     parameters = SceneParameters(**kwargs)
-    vesicle, gold = blob(31, 12, 1.0, 0.1), blob(11, 3, 25.0, 0.9)
+    vesicle, gold = Vesicle(0, 12.0, (6.0, 5.5, 5.0), 2.0), blob(11, 3, 25.0, 0.9)
     scene = build_scene(GEOMETRY, parameters, proteins, [vesicle], [gold], seed, 0)
     return scene, proteins, vesicle, gold
 
@@ -287,3 +288,28 @@ def test_voltools_reading_of_the_shrec_angles():
     a1, a2, a3 = np.radians([37.0, 64.0, 151.0])
     output_to_input = rz(-a3) @ rx(-a2) @ rz(-a1)
     assert np.allclose(np.linalg.inv(output_to_input), rotation_matrix_xyz((37.0, 64.0, 151.0)))
+
+
+@pytest.mark.parametrize("threshold", [False, True])
+def test_a_vesicle_is_written_in_place_on_its_membrane(threshold):
+    """A spherical vesicle (any rotation): its id covers exactly the voxels between its outer
+    and inner surface inside the box, and its potential lies on its shell only."""
+    radius_nm, thickness_nm = 7.1, 2.0  # no voxel centre exactly on a surface
+    vesicle = Vesicle(0, 2 * radius_nm, (radius_nm,) * 3, thickness_nm)
+    parameters = SceneParameters((0, 0), (0, 0), (1, 1), motion_blur_sigma_nm=0.4,
+                                 threshold_rotated_potentials=threshold)
+    scene = build_scene(GEOMETRY, parameters, {}, [vesicle], [], 8, 0)
+    row = next(scene.objects.itertuples())
+    voxel = GEOMETRY.simulation_voxel_nm
+    grid = np.indices(scene.occupancy.shape)
+    distance = voxel * np.sqrt(sum((g - c) ** 2 for g, c in zip(grid, (row.z, row.y, row.x),
+                                                                strict=True)))
+    if threshold:  # the organisers' rule: real potential above 0.001 V
+        assert np.array_equal(scene.occupancy == 1, scene.potential.real > 0)
+    else:
+        membrane = (distance < radius_nm) & (distance > radius_nm - thickness_nm)
+        assert np.array_equal(scene.occupancy == 1, membrane)
+    mid = radius_nm - thickness_nm / 2
+    reach = thickness_nm / 2 + 4 * 0.2 + 4 * 0.4 + voxel * np.sqrt(3) / 2
+    assert not scene.potential[np.abs(distance - mid) > reach].any()
+    assert np.abs(scene.potential[np.abs(distance - mid) < 1.0]).min() > 0

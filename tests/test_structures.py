@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from tomobench.classes import TABLE1, TABLE1_COLUMNS
 from tomobench.errors import InputError
@@ -27,7 +28,10 @@ from tomobench.structures.membranes import (
     HEAD_VOLUME_NM3,
     TAIL_COMPOSITION,
     TAIL_VOLUME_NM3,
+    VesicleVoxels,
     bilayer_profile,
+    draw_vesicle,
+    profile_reach_nm,
     vesicle_potential,
 )
 from tomobench.structures.potential import ICE_POTENTIAL_V, PotentialOptions
@@ -335,15 +339,63 @@ def test_bilayer_profile_integrates_to_lipid_potential():
 
 
 def test_vesicles_are_seeded_distinct_and_sized():
-    first, info = vesicle_potential(7, 0, 1.0, (20, 30), 4.0, oversampling=1)
-    again, _ = vesicle_potential(7, 0, 1.0, (20, 30), 4.0, oversampling=1)
-    other, info_other = vesicle_potential(7, 1, 1.0, (20, 30), 4.0, oversampling=1)
-    assert first.tobytes() == again.tobytes()
-    assert info["diameter_nm"] != info_other["diameter_nm"]
-    assert 20 <= info["diameter_nm"] <= 30 and first.dtype == np.complex64
-    centre = first.shape[0] // 2
-    assert first[centre, centre, centre] == 0  # hollow
-    assert first.imag.max() > 0
+    first, other = draw_vesicle(7, 0, (20, 30), 4.0), draw_vesicle(7, 1, (20, 30), 4.0)
+    assert first == draw_vesicle(7, 0, (20, 30), 4.0)
+    assert first.diameter_nm != other.diameter_nm and 20 <= first.diameter_nm <= 30
+    assert max(first.semi_axes_nm) == pytest.approx(first.diameter_nm / 2)
+    potential = vesicle_potential(first, np.eye(3), 1.0, oversampling=1)
+    centre = potential.shape[0] // 2
+    assert potential.dtype == np.complex64 and potential[centre, centre, centre] == 0  # hollow
+    assert potential.imag.max() > 0
+    with pytest.raises(InputError, match="membrane_thickness_nm"):
+        draw_vesicle(7, 0, (20, 30), 12.0)
+
+
+def _dense_vesicle(vesicle, rotation, voxel_nm, n, oversampling):
+    """Brute force: the first-order distance of every sub-sample of every voxel of an n³ box."""
+    sub = (np.arange(oversampling) - (oversampling - 1) / 2) / oversampling
+    grid = np.arange(n) - n // 2
+    points = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3)
+    semi = np.array(vesicle.semi_axes_nm) - vesicle.thickness_nm / 2
+    real = np.zeros(len(points))
+    imag = np.zeros(len(points))
+    offsets = np.stack(np.meshgrid(sub, sub, sub, indexing="ij"), -1).reshape(-1, 3)
+    for offset in offsets:
+        body = ((points + offset) * voxel_nm) @ rotation  # Rᵀ p for row vectors
+        f = np.sqrt(((body / semi) ** 2).sum(-1))
+        d = (f - 1) * f / np.sqrt(((body / semi**2) ** 2).sum(-1))
+        value, occupancy = bilayer_profile(d, vesicle.thickness_nm)
+        real += value - ICE_POTENTIAL_V * occupancy
+        imag += occupancy
+    return (real / len(offsets)).reshape((n,) * 3), (imag / len(offsets)).reshape((n,) * 3)
+
+
+def test_vesicle_shell_in_place_equals_the_dense_evaluation():
+    """Only the shell voxels are computed, row by row: nothing non-zero is missed, values
+    agree with evaluating every voxel of a dense box, and a window gives the same voxels."""
+    vesicle = draw_vesicle(3, 0, (18, 22), 4.0)
+    rotation = Rotation.from_euler("ZXZ", (30, 50, 70), degrees=True).as_matrix()
+    voxels = VesicleVoxels(vesicle, rotation, 0.5, oversampling=2, absorption=False)
+    n = 2 * int(np.ceil((max(vesicle.semi_axes_nm) + 2 * profile_reach_nm(4.0)) / 0.5)) + 1
+    real, occupancy = _dense_vesicle(vesicle, rotation, 0.5, n, 2)
+    dense = np.zeros((n,) * 3, np.complex64)
+    for offsets, values in voxels.shell():
+        dense[tuple(offsets.astype(int) + n // 2)] = values
+    peak = np.abs(real).max()
+    assert np.abs(dense.real - real).max() < 1e-3 * peak
+    assert not dense.imag.any()  # absorption off
+    # the membrane: voxel centres between the outer and the inner surface
+    membrane = np.zeros((n,) * 3, bool)
+    membrane[tuple(voxels.membrane().astype(int) + n // 2)] = True
+    assert abs(int(membrane.sum()) - int((occupancy > 0.5).sum())) < 0.01 * membrane.sum()
+    # a window [low, high) of offsets gives exactly the voxels of the whole shell inside it
+    low, high = np.array([-3, -20, 0]), np.array([5, 2, 30])
+    window = np.zeros((n,) * 3, np.complex64)
+    for offsets, values in voxels.shell(low=low, high=high):
+        assert np.all(offsets.T >= low) and np.all(offsets.T < high)
+        window[tuple(offsets.astype(int) + n // 2)] = values
+    box = tuple(slice(a + n // 2, b + n // 2) for a, b in zip(low, high, strict=True))
+    assert np.array_equal(window[box], dense[box]) and window.sum() == window[box].sum()
 
 
 def test_gold_bead_potential_and_volume():

@@ -16,6 +16,7 @@ from tomobench.simulation.detector import DETECTORS
 from tomobench.simulation.rotation import ORIENTATION_SAMPLINGS
 from tomobench.simulation.scene import SceneGeometry, SceneParameters
 from tomobench.simulation.tilt_series import TiltSeriesSettings
+from tomobench.structures.membranes import Vesicle, draw_vesicle
 
 
 def _check_ranges(ranges) -> None:
@@ -67,7 +68,19 @@ def scene_parameters(config: dict) -> SceneParameters:
         voltage_kv=float(config["microscope"]["voltage_kv"]),
         threshold_rotated_potentials=bool(faithful.get("threshold_rotated_potentials", False)),
         ice_imaginary_only=bool(faithful.get("ice_imaginary_only", False)),
+        oversampling=int(config["potential"]["oversampling"]),
+        absorption=bool(config["potential"]["absorption"]),
     )
+
+
+def vesicle_library(config: dict, seed: int) -> list[Vesicle]:
+    """The run's vesicle library (``potential.vesicle_library_size`` shapes, seeded)."""
+    potential = config["potential"]
+    return [
+        draw_vesicle(seed, k, tuple(potential["vesicle_diameter_nm"]),
+                     float(potential["membrane_thickness_nm"]))
+        for k in range(int(potential["vesicle_library_size"]))
+    ]
 
 
 def tilt_series_settings(config: dict) -> TiltSeriesSettings:

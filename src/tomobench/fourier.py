@@ -36,6 +36,11 @@ def frequency_magnitude(shape: tuple[int, ...], spacing: float = 1.0, *, real: b
     return xp.sqrt(sum(k**2 for k in axes))
 
 
+#: Input elements per block of 1-D transforms in :func:`fourier_bin` (bounds the temporaries
+#: to ~0.3 GB).
+_BLOCK_ELEMENTS = 1 << 25
+
+
 def fourier_bin(array: np.ndarray, factor: int, axes=None, workers: int = 1, *,
                 trim: bool = False) -> np.ndarray:
     """Down-sample a real array by an integer ``factor`` along ``axes`` by Fourier cropping.
@@ -43,35 +48,63 @@ def fourier_bin(array: np.ndarray, factor: int, axes=None, workers: int = 1, *,
     Sample ``i`` of the result sits at input position ``factor * i`` (band-limited
     resampling); values keep their scale (a constant stays that constant). Each axis length
     must be a multiple of ``factor``, unless ``trim`` drops the trailing samples beyond the
-    last multiple. Axes are processed one at a time (a real FFT each) to bound memory; the
-    Nyquist sample of an even output is the real part of the input's, as ``irfft`` reads it.
+    last multiple. Memory stays near the size of the result: blocks along the longest axis are
+    binned along the other axes first, then that axis is binned in blocks along another one
+    (``array`` may be a strided view, e.g. the real part of a complex volume). The Nyquist
+    sample of an even output is the real part of the input's, as ``irfft`` reads it.
 
     Returns
     -------
     float32 array, each binned axis ``n // factor`` long.
     """
     out = np.asarray(array)
-    axes = range(out.ndim) if axes is None else axes
+    axes = sorted(set(range(out.ndim) if axes is None else axes), key=lambda a: -out.shape[a])
     if trim:
         out = out[tuple(slice(0, (n // factor) * factor) if a in axes else slice(None)
                         for a, n in enumerate(out.shape))]
         if min(out.shape) < 1:
             raise ValueError(f"array of shape {np.shape(array)} is too small to bin by {factor}")
-    if factor == 1:
+    for axis in axes:
+        if out.shape[axis] % factor:
+            raise ValueError(
+                f"axis {axis} of length {out.shape[axis]} is not a multiple of {factor}")
+    if factor == 1 or not axes:
         return out.astype(np.float32, copy=False)
-    for axis in sorted(axes, key=lambda a: -out.shape[a]):
-        n = out.shape[axis]
-        if n % factor:
-            raise ValueError(f"axis {axis} of length {n} is not a multiple of {factor}")
-        m = n // factor
-        spectrum = sfft.rfft(out, axis=axis, workers=workers)
-        keep = [slice(None)] * out.ndim
-        keep[axis] = slice(0, m // 2 + 1)
-        spectrum = spectrum[tuple(keep)]
-        out = sfft.irfft(spectrum, n=m, axis=axis, workers=workers)
-        del spectrum
-        out = (out / factor).astype(np.float32, copy=False)
-    return out
+    along, rest = axes[0], axes[1:]
+    if rest:
+        shape = [n // factor if a in rest else n for a, n in enumerate(out.shape)]
+        binned = np.empty(shape, np.float32)
+        for block in _blocks(out.shape, along):
+            binned[block] = fourier_bin(out[block], factor, rest, workers)
+        out = binned
+    shape = [n // factor if a == along else n for a, n in enumerate(out.shape)]
+    result = np.empty(shape, np.float32)
+    others = [a for a in range(out.ndim) if a != along]
+    for block in _blocks(out.shape, others[0]) if others else [(slice(None),)]:
+        result[block] = _bin_axis(out[block], along, factor, workers)
+    return result
+
+
+def _blocks(shape, axis: int):
+    """Index tuples cutting an array of ``shape`` into blocks along ``axis`` (of at most
+    about ``_BLOCK_ELEMENTS`` elements, at least one plane)."""
+    plane = max(int(np.prod(shape)) // max(shape[axis], 1), 1)
+    step = max(1, _BLOCK_ELEMENTS // plane)
+    for start in range(0, shape[axis], step):
+        block = [slice(None)] * len(shape)
+        block[axis] = slice(start, start + step)
+        yield tuple(block)
+
+
+def _bin_axis(array: np.ndarray, axis: int, factor: int, workers: int) -> np.ndarray:
+    """Fourier binning of ``array`` along one axis (float32)."""
+    m = array.shape[axis] // factor
+    spectrum = sfft.rfft(array, axis=axis, workers=workers)
+    keep = [slice(None)] * array.ndim
+    keep[axis] = slice(0, m // 2 + 1)
+    binned = sfft.irfft(spectrum[tuple(keep)], n=m, axis=axis, workers=workers)
+    binned /= factor
+    return binned.astype(np.float32, copy=False)
 
 
 def missing_wedge(shape: tuple[int, int, int], tilt_range_deg: tuple[float, float]) -> np.ndarray:

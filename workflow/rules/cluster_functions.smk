@@ -95,15 +95,9 @@ def table1_mem_mb(wildcards, attempt):
     return _megabytes(300, 120 * fine**3, attempt)
 
 
-def vesicle_mem_mb(wildcards, attempt):
-    """compute_vesicle_potential: float64 grids and coordinates of the largest vesicle box."""
-    radius_nm = max(config["potential"]["vesicle_diameter_nm"]) / 2
-    n = cube_size_voxels(radius_nm, SIMULATION_VOXEL_NM, 2.0)
-    return _megabytes(200, 160 * n**3, attempt)
-
-
 def gold_mem_mb(wildcards, attempt):
-    """compute_gold_potential: as the vesicles, for the largest bead (lumps included)."""
+    """compute_gold_potential: float64 grids and coordinates of the largest bead's box
+    (lumps included)."""
     n = cube_size_voxels(
         max(config["potential"]["gold_diameter_nm"]), SIMULATION_VOXEL_NM, 1.0
     )
@@ -111,13 +105,20 @@ def gold_mem_mb(wildcards, attempt):
 
 
 def scene_mem_mb(wildcards, attempt):
-    """simulate_scene: the complex ice slab, its spline coefficients and masks."""
-    return _megabytes(500, 40 * _unbinned_ice_voxels(), attempt)
+    """simulate_scene: the complex ice slab (8 B/voxel), the occupancy (2 B), the binning
+    intermediate (1 B) and one final float32 volume (vesicles are made in place, proteins
+    rotated within their support: benchmarks/simulation.py --size paper)."""
+    return _megabytes(700, 11 * _unbinned_ice_voxels() + 4 * _final_voxels(), attempt)
 
 
 def tilt_series_mem_mb(wildcards, attempt):
-    """simulate_tilt_series: the complex slab, its coefficients and the exit waves."""
-    return _megabytes(500, 32 * _unbinned_ice_voxels(), attempt)
+    """simulate_tilt_series: the padded spline coefficients (8 B/voxel; the model is read in
+    z-slabs), the projection stack, per-tilt slab matrices and scratch."""
+    t = config["tomograms"]
+    pixels = (t["binning"] * t["size_xy_voxels"]) ** 2 * config["tilt_series"][
+        "tilt_count"
+    ]
+    return _megabytes(1500, 8.5 * _unbinned_ice_voxels() + 4 * pixels, attempt)
 
 
 def reconstruction_mem_mb(wildcards, attempt):
@@ -144,8 +145,9 @@ def dog_calibration_mem_mb(wildcards, attempt):
 
 def template_matching_mem_mb(wildcards, attempt):
     """match_templates: the tomogram and its spectrum (~16 B/voxel) and ~14 float32 maps of
-    the search grid."""
-    return _megabytes(500, 16 * _final_voxels() + 56 * _search_voxels(), attempt)
+    the search grid, plus ~5 more per rotation worker beyond the first (counted for two:
+    ``--set-threads match_templates=2``)."""
+    return _megabytes(500, 16 * _final_voxels() + 76 * _search_voxels(), attempt)
 
 
 def tm_picks_mem_mb(wildcards, attempt):

@@ -85,7 +85,6 @@ FINAL_VOXEL_NM = float(config["tomograms"]["voxel_size_nm"])
 SIMULATION_VOXEL_NM = FINAL_VOXEL_NM / config["tomograms"]["binning"]
 
 PROTEIN_CLASSES = list(config["structures"]["classes"])
-VESICLE_IDS = list(range(config["potential"]["vesicle_library_size"]))
 GOLD_IDS = list(range(config["potential"]["gold_library_size"]))
 
 METHODS = config["methods"]
@@ -172,16 +171,16 @@ def structure_source(wildcards):
 
 
 def potential_files(wildcards):
-    """Potential maps of the run, grouped for ``unpack``: proteins, vesicles, gold."""
+    """Potential maps of the run, grouped for ``unpack``: proteins, gold (vesicles are made
+    in place by the scene)."""
     return potential_paths(wildcards.name)
 
 
 def potential_paths(name):
-    """Potential maps of run ``name``: {"proteins": [...], "vesicles": [...], "gold": [...]}."""
+    """Potential maps of run ``name``: {"proteins": [...], "gold": [...]}."""
     base = f"results/{name}/potentials"
     return {
         "proteins": [f"{base}/{pdb}.mrc" for pdb in PROTEIN_CLASSES],
-        "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],
         "gold": [f"{base}/gold_{k}.mrc" for k in GOLD_IDS],
     }
 

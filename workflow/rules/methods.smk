@@ -76,7 +76,8 @@ rule match_templates:
         chunk=r"\d+",
     conda:
         "../../envs/tomobench.yaml"
-    # Small FFTs gain nothing from a second thread: classes run side by side instead.
+    # One thread: classes and chunks run side by side. A job given more threads
+    # (`--set-threads match_templates=2`) deals its rotations to them (same maps).
     threads: 1
     resources:
         mem_mb=template_matching_mem_mb,

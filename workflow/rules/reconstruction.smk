@@ -16,7 +16,8 @@ rule reconstruct:
         "results/{name}/benchmarks/reconstruct/model_{i}.tsv"
     conda:
         "../../envs/tomobench.yaml"
-    threads: 1
+    # two threads fill alternate blocks of planes
+    threads: 2
     resources:
         mem_mb=reconstruction_mem_mb,
     params:

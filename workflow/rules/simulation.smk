@@ -20,7 +20,8 @@ rule simulate_scene:
         "results/{name}/benchmarks/simulate_scene/model_{i}.tsv"
     conda:
         "../../envs/tomobench.yaml"
-    threads: 1
+    # two threads rotate the two parts of each potential side by side
+    threads: 2
     resources:
         mem_mb=scene_mem_mb,
     params:
@@ -44,7 +45,8 @@ rule simulate_tilt_series:
         "results/{name}/benchmarks/simulate_tilt_series/model_{i}.tsv"
     conda:
         "../../envs/tomobench.yaml"
-    threads: 1
+    # two threads project and propagate alternate tilts
+    threads: 2
     resources:
         mem_mb=tilt_series_mem_mb,
         gpu=GPU_REQUEST,

@@ -5,7 +5,14 @@ def _simulation_config():
     """The config sections the simulation reads (a change elsewhere does not rerun it)."""
     return {
         key: config.get(key) or {}
-        for key in ("tomograms", "scene", "microscope", "tilt_series", "faithful")
+        for key in (
+            "tomograms",
+            "scene",
+            "microscope",
+            "tilt_series",
+            "faithful",
+            "potential",
+        )
     }
 
 

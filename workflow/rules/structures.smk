@@ -1,4 +1,5 @@
-# Structures and potentials: download cache, protein/vesicle/gold potentials, Table 1.
+# Structures and potentials: download cache, protein and gold potentials, Table 1. (Vesicles
+# are made in place by the scene: tomobench.structures.membranes.)
 
 
 include: "structures_functions.smk"
@@ -45,31 +46,6 @@ rule compute_potential:
         device=DEVICE,
     script:
         "../scripts/compute_potential.py"
-
-
-rule compute_vesicle_potential:
-    output:
-        "results/{name}/potentials/vesicle_{k}.mrc",
-    log:
-        "results/{name}/logs/compute_vesicle_potential/{k}.log",
-    benchmark:
-        "results/{name}/benchmarks/compute_vesicle_potential/{k}.tsv"
-    conda:
-        "../../envs/tomobench.yaml"
-    threads: 1
-    resources:
-        mem_mb=vesicle_mem_mb,
-    params:
-        code=code("compute_vesicle_potential.py"),
-        seed=SEED,
-        voxel_size_nm=SIMULATION_VOXEL_NM,
-        diameter_nm=list(config["potential"]["vesicle_diameter_nm"]),
-        thickness_nm=float(config["potential"]["membrane_thickness_nm"]),
-        voltage_kv=float(config["microscope"]["voltage_kv"]),
-        oversampling=int(config["potential"]["oversampling"]),
-        absorption=bool(config["potential"]["absorption"]),
-    script:
-        "../scripts/compute_vesicle_potential.py"
 
 
 rule compute_gold_potential:

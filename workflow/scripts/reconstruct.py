@@ -31,6 +31,7 @@ volume = weighted_backprojection(
     cutoff_fraction=float(config["reconstruction"]["lowpass_cutoff_fraction"]),
     edge_fraction=float(config["reconstruction"]["lowpass_edge_fraction"]),
     round_angles=bool(faithful.get("round_wbp_angles", False)),
+    workers=snakemake.threads,  # noqa: F821
 )
 write_mrc(snakemake.output.reconstruction, volume, geometry.voxel_size_nm)
 log.info("wrote reconstruction %s", volume.shape)

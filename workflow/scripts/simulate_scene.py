@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tomobench.config import scene_geometry, scene_parameters
+from tomobench.config import scene_geometry, scene_parameters, vesicle_library
 from tomobench.errors import InputError
 from tomobench.io import write_json
 from tomobench.mrc import read_mrc, write_mrc
@@ -12,7 +12,9 @@ from tomobench.particles import write_particle_locations
 from tomobench.simulation.scene import (
     add_ice,
     build_scene,
-    final_ground_truth,
+    final_grandmodel,
+    final_locations,
+    final_masks,
 )
 from tomobench.workflow_support import script_logger
 
@@ -37,25 +39,26 @@ def load(path):
 
 
 inputs = snakemake.input
+threads = snakemake.threads
 proteins = {Path(p).stem: load(p) for p in inputs.proteins}
-vesicles = [load(p) for p in inputs.vesicles]
 gold = [load(p) for p in inputs.gold]
-log.info(
-    "loaded %d protein, %d vesicle, %d gold potentials", len(proteins), len(vesicles), len(gold)
-)
+vesicles = vesicle_library(config, seed)
+log.info("loaded %d protein and %d gold potentials; %d vesicle shapes", len(proteins), len(gold),
+         len(vesicles))
 
-scene = build_scene(geometry, parameters, proteins, vesicles, gold, seed, model_id)
+scene = build_scene(geometry, parameters, proteins, vesicles, gold, seed, model_id, threads)
 log.info("scene summary: %s", scene.summary)
-grandmodel, class_mask, occupancy, locations = final_ground_truth(
-    scene,
-    geometry,
-    workers=snakemake.threads,
-)
 out = snakemake.output
-write_mrc(out.grandmodel, grandmodel, geometry.voxel_size_nm)
-write_mrc(out.class_mask, class_mask, geometry.voxel_size_nm)
-write_mrc(out.occupancy_mask, occupancy, geometry.voxel_size_nm)
-write_particle_locations(out.locations, locations)
+# the final volumes one at a time: the scene itself is most of the memory
+write_mrc(out.grandmodel, final_grandmodel(scene, geometry, threads), geometry.voxel_size_nm)
+log.info("wrote %s", out.grandmodel)
+for path, mask in zip((out.class_mask, out.occupancy_mask), final_masks(scene, geometry),
+                      strict=True):
+    write_mrc(path, mask, geometry.voxel_size_nm)
+    log.info("wrote %s", path)
+    del mask
+write_particle_locations(out.locations, final_locations(scene, geometry))
+log.info("wrote the ground truth; adding ice and writing the unbinned model")
 add_ice(scene.potential, parameters.voltage_kv, parameters.ice_imaginary_only)
 write_mrc(out.unbinned, scene.potential, geometry.simulation_voxel_nm)
 write_json(
@@ -74,6 +77,7 @@ write_json(
         "orientation_sampling": parameters.orientation_sampling,
         "threshold_rotated_potentials": parameters.threshold_rotated_potentials,
         "ice_imaginary_only": parameters.ice_imaginary_only,
+        "vesicle_library": [vesicle.as_dict() for vesicle in vesicles],
     },
 )
 log.info("wrote scene of model %d", model_id)

@@ -5,7 +5,7 @@ import numpy as np
 from tomobench.config import microscope as microscope_of
 from tomobench.config import tilt_series_settings
 from tomobench.io import write_json
-from tomobench.mrc import read_mrc, write_mrc
+from tomobench.mrc import MrcVolume, write_mrc
 from tomobench.simulation.alignment import write_alignment
 from tomobench.simulation.tilt_series import (
     draw_acquisition,
@@ -20,8 +20,9 @@ seed = int(snakemake.params.seed)
 settings = tilt_series_settings(config)
 microscope = microscope_of(config["microscope"])
 
-# memory-mapped: the spline coefficients are the only in-memory copy of the model
-potential, voxel_size_nm = read_mrc(snakemake.input.unbinned, mmap=True)
+# read in z-slabs: the spline coefficients are the only in-memory copy of the model
+potential = MrcVolume(snakemake.input.unbinned)
+voxel_size_nm = potential.voxel_size_nm
 acquisition = draw_acquisition(settings, voxel_size_nm, seed, model_id)
 log.info(
     "model %d: defocus %.3f um, dose %.2f e/A2, %d tilts",

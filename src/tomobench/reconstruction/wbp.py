@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
 
 from tomobench.fourier import frequency_axes
+from tomobench.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +73,15 @@ def filter_projection(
 
 
 def backproject(
-    filtered: np.ndarray, angles_deg, geometry: ReconstructionGeometry, z_chunk: int = 16
+    filtered: np.ndarray, angles_deg, geometry: ReconstructionGeometry, z_chunk: int = 8,
+    workers: int = 1,
 ) -> np.ndarray:
-    """Back-project filtered binned projections ``(tilt, Y, X)`` into ``final_shape``."""
+    """Back-project filtered binned projections ``(tilt, Y, X)`` into ``final_shape``.
+
+    Blocks of ``z_chunk`` planes are independent: ``workers`` threads fill them side by side
+    (numpy releases the GIL), each summing the tilts in order, so the result does not depend
+    on ``workers``.
+    """
     nzf, nyf, nxf = geometry.final_shape
     b = geometry.binning
     unbinned_nx = b * nxf
@@ -81,11 +89,14 @@ def backproject(
     columns = np.ascontiguousarray(filtered.transpose(0, 2, 1))  # (tilt, X, Y)
     volume = np.zeros((nzf, nxf, nyf), dtype=np.float32)  # (z, x, y) while accumulating
     xi = b * np.arange(nxf) - cx
-    for t, angle in enumerate(angles_deg):
-        theta = math.radians(angle)
-        for z0 in range(0, nzf, z_chunk):
-            z = np.arange(z0, min(z0 + z_chunk, nzf))
-            zeta = b * (z - geometry.z_offset) - cz
+    thetas = [math.radians(angle) for angle in angles_deg]
+    progress = Progress("back-projection: block of planes", -(-nzf // z_chunk), logger)
+
+    def fill(z0: int) -> None:
+        z = np.arange(z0, min(z0 + z_chunk, nzf))
+        zeta = b * (z - geometry.z_offset) - cz
+        block = volume[z0 : z0 + len(z)]
+        for t, theta in enumerate(thetas):
             u = ((xi[None, :] * math.cos(theta) + zeta[:, None] * math.sin(theta)) + cx) / b
             i0 = np.floor(u).astype(np.int64)
             w1 = (u - i0).astype(np.float32)
@@ -93,9 +104,17 @@ def backproject(
             w0[(i0 < 0) | (i0 >= nxf)] = 0
             w1[(i0 + 1 < 0) | (i0 + 1 >= nxf)] = 0
             lo, hi = np.clip(i0, 0, nxf - 1), np.clip(i0 + 1, 0, nxf - 1)
-            block = volume[z0 : z0 + len(z)]
             block += w0[..., None] * columns[t][lo]
             block += w1[..., None] * columns[t][hi]
+        progress.step()
+
+    starts = range(0, nzf, z_chunk)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(fill, starts))
+    else:
+        for z0 in starts:
+            fill(z0)
     volume *= np.float32(math.pi / (2 * max(len(angles_deg), 1)))
     return np.ascontiguousarray(volume.transpose(0, 2, 1))
 
@@ -108,11 +127,13 @@ def weighted_backprojection(
     cutoff_fraction: float = 0.9,
     edge_fraction: float = 0.18,
     round_angles: bool = False,
+    workers: int = 1,
 ) -> np.ndarray:
     """Reconstruct ``(size_z, size_xy, size_xy)`` float32 from unbinned ``(tilt, Y, X)``.
 
     ``shifts_px`` (tilt, 2) = simulated (x, y) image shifts in unbinned pixels (undone here);
-    ``round_angles`` back-projects with whole-degree angles (``faithful.round_wbp_angles``).
+    ``round_angles`` back-projects with whole-degree angles (``faithful.round_wbp_angles``);
+    ``workers`` threads filter projections and fill z-blocks side by side (same result).
     """
     b = geometry.binning
     tilts, ny, nx = projections.shape
@@ -122,8 +143,12 @@ def weighted_backprojection(
         )
     weights = wbp_filter((ny // b, nx // b), cutoff_fraction, edge_fraction)
     filtered = np.empty((tilts, ny // b, nx // b), dtype=np.float32)
-    for t in range(tilts):
+
+    def filter_one(t: int) -> None:
         filtered[t] = filter_projection(projections[t], tuple(shifts_px[t]), b, weights)
+
+    with ThreadPoolExecutor(max(workers, 1)) as pool:
+        list(pool.map(filter_one, range(tilts)))
     angles = np.round(angles_deg) if round_angles else np.asarray(angles_deg, dtype=float)
     logger.info("filtered %d projections; back-projecting into %s", tilts, geometry.final_shape)
-    return backproject(filtered, angles, geometry)
+    return backproject(filtered, angles, geometry, workers=workers)

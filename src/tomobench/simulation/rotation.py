@@ -74,6 +74,12 @@ class Rotator:
     potential (+3 voxels) are interpolated — a rotation about the centre keeps distances, so
     every other output voxel is zero.
 
+    ``support_fraction`` > 0 narrows the interpolated voxels further to those whose source
+    lies within 3 voxels of a voxel with ``|V|`` above that fraction of the peak: the Fourier
+    ringing of an atomic potential (values < 10⁻³ of the peak) otherwise fills its whole box,
+    about 3–5× the molecule's volume for the large complexes. Output voxels left out are 0,
+    as are those whose source lies beyond the padded grid.
+
     An optional boolean ``solid`` mask of the same shape (e.g. the particle's solid envelope)
     is rotated along with the potential by nearest-neighbour lookup at the same coordinates;
     the rotated mask always contains the ball of ``centre_ball_radius`` voxels about the
@@ -81,7 +87,7 @@ class Rotator:
     """
 
     def __init__(self, volume: np.ndarray, solid: np.ndarray | None = None,
-                 centre_ball_radius: float = 0.0):
+                 centre_ball_radius: float = 0.0, support_fraction: float = 0.0):
         self.shape = volume.shape
         #: peaks of the unrotated potential (references for occupancy thresholds)
         self.imag_peak = float(volume.imag.max())
@@ -89,11 +95,18 @@ class Rotator:
         self.centre = np.array([n // 2 for n in volume.shape], dtype=float)
         grid = np.indices(volume.shape).reshape(3, -1).T - self.centre
         distance = np.sqrt((grid**2).sum(axis=1))
-        occupied = np.abs(volume).ravel() > 0
+        magnitude = np.abs(volume)
+        support = magnitude > support_fraction * float(magnitude.max())
         if solid is not None:
             if solid.shape != volume.shape:
                 raise ValueError(f"solid mask {solid.shape} differs from volume {volume.shape}")
-            occupied |= solid.ravel()
+            support |= solid
+        occupied = support.ravel()
+        # dilated in the padded grid: sources just beyond a face the potential touches take
+        # the spline's values there; sources beyond the padded grid (cube corners) read 0,
+        # not the mirror image of the coefficients
+        self._support = ndimage.binary_dilation(np.pad(support, _PAD_VOXELS),
+                                                iterations=_SUPPORT_MARGIN_VOXELS)
         radius = distance[occupied].max() + _SUPPORT_MARGIN_VOXELS if occupied.any() else -1.0
         self._inside = np.nonzero(distance <= radius)[0]
         # (3, points) float32 offsets from the centre, (z, y, x)
@@ -121,6 +134,14 @@ class Rotator:
                 source[axis] += row[k] * self._offsets[k]
         return source
 
+    def _nearest(self, source: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``mask`` (padded grid) at the nearest voxel of each source point, bool."""
+        # clipped onto the zero padding: coordinates beyond the cube fall outside the mask
+        index = np.rint(source).astype(np.intp)
+        for axis, size in enumerate(mask.shape):
+            np.clip(index[axis], 0, size - 1, out=index[axis])
+        return mask[index[0], index[1], index[2]]
+
     def rotate(self, angles_deg) -> np.ndarray:
         """The potential rotated by Euler angles (degrees, tomobench.orientation), complex64
         of the input shape."""
@@ -131,18 +152,16 @@ class Rotator:
         if self._solid is None:
             raise ValueError("this Rotator was built without a solid mask")
         source = self._source(angles_deg)
-        # clipped onto the zero padding: coordinates beyond the cube fall outside the solid
-        index = np.rint(source).astype(np.intp)
-        for axis, size in enumerate(self._solid.shape):
-            np.clip(index[axis], 0, size - 1, out=index[axis])
         mask = np.zeros(int(np.prod(self.shape)), dtype=bool)
-        mask[self._inside] = self._solid[index[0], index[1], index[2]] | self._centre_ball
+        mask[self._inside] = self._nearest(source, self._solid) | self._centre_ball
         return self._rotate_potential(source), mask.reshape(self.shape)
 
     def _rotate_potential(self, source: np.ndarray) -> np.ndarray:
         out = np.zeros(int(np.prod(self.shape)), dtype=np.complex64)
+        keep = np.flatnonzero(self._nearest(source, self._support))
+        inside, source = self._inside[keep], source.take(keep, axis=1)
         for part, target in zip(self._parts, (out.real, out.imag), strict=True):
-            target[self._inside] = ndimage.map_coordinates(
+            target[inside] = ndimage.map_coordinates(
                 part, source, order=3, prefilter=False, mode="mirror", output=np.float32
             )
         return out.reshape(self.shape)

@@ -18,6 +18,7 @@ jitter, the image shift and the Poisson noise. Each tilt:
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -133,7 +134,7 @@ def shift_ramp(shape, shift_px: tuple[float, float]) -> np.ndarray:
 
 
 def simulate_tilt_series(
-    potential: np.ndarray,
+    potential,
     voxel_size_nm: float,
     acquisition: Acquisition,
     settings: TiltSeriesSettings,
@@ -143,11 +144,14 @@ def simulate_tilt_series(
 ) -> np.ndarray:
     """Simulate the projections of a complex ``(nz, ny, nx)`` sample potential (volts).
 
-    Returns float32 ``(tilt, ny, nx)`` detected images (electrons per pixel). Fills
-    ``acquisition.applied_defocus_at_exit_um``. ``device`` (``cpu|cuda|auto``) selects numpy or
-    cupy for the slab projection, multislice and CTF; the detector and its random draws stay
-    on the CPU, so both give the same images within float32 rounding. ``workers``: FFT
-    threads on the CPU.
+    ``potential`` is an array, a memory map or a :class:`tomobench.mrc.MrcVolume` (read once,
+    in z-slabs, into the spline coefficients). Returns float32 ``(tilt, ny, nx)`` detected
+    images (electrons per pixel). Fills ``acquisition.applied_defocus_at_exit_um``. ``device``
+    (``cpu|cuda|auto``) selects numpy or cupy for the slab projection, multislice and CTF; the
+    detector and its random draws stay on the CPU, so both give the same images within
+    float32 rounding. ``workers``: on the CPU, tilts simulated side by side (threads: the
+    sparse products, FFTs and array maths release the GIL); every tilt draws from its own
+    seeded streams, so the images do not depend on it.
     """
     xp = array_module(device)
     coefficients = spline_coefficients(potential)
@@ -166,33 +170,42 @@ def simulate_tilt_series(
     profile = (
         read_amplitude_profile(settings.amplitude_profile) if settings.amplitude_profile else None
     )
-    images = np.empty((len(acquisition.tilt_angles_deg), *shape), dtype=np.float32)
-    acquisition.applied_defocus_at_exit_um = []
-    for i, angle in enumerate(acquisition.tilt_angles_deg):
+    count = len(acquisition.tilt_angles_deg)
+    images = np.empty((count, *shape), dtype=np.float32)
+    defocus_at_exit_um = [0.0] * count
+    parallel = xp is np and workers > 1
+
+    def simulate(i: int) -> None:
+        angle = acquisition.tilt_angles_deg[i]
         matrix, layout = projector.layout(angle)
         wave = xp.ones(shape_xy, dtype=xp.complex64)
+        fft_workers = 1 if parallel else workers
         for slab in projector.slabs(matrix, layout, transposed=True):
-            wave = transmit_and_propagate(wave, slab, sigma, propagator, xp, workers)
+            wave = transmit_and_propagate(wave, slab, sigma, propagator, xp, fft_workers)
+        del matrix
         below_centre_nm = -layout.bottom_nm
         sign = -1.0 if settings.defocus_centring_sign else 1.0
         defocus_nm = acquisition.defocus_per_tilt_um[i] * 1e3 + sign * below_centre_nm
-        acquisition.applied_defocus_at_exit_um.append(defocus_nm / 1e3)
+        defocus_at_exit_um[i] = defocus_nm / 1e3
         shift_px = tuple(v / voxel_size_nm for v in acquisition.shifts_nm[i])
         transfer = complex_ctf(shape_xy, voxel_size_nm, defocus_nm, microscope, xp)
         transfer *= xp.asarray(shift_ramp(shape_xy, shift_px[::-1]))
-        image_wave = fft2(fft2(wave, xp, workers=workers) * transfer, xp, True, workers)
+        spectrum = fft2(wave, xp, workers=fft_workers, overwrite=True)
+        image_wave = fft2(spectrum * transfer, xp, True, fft_workers, overwrite=True)
         intensity = to_numpy((image_wave.real**2 + image_wave.imag**2).astype(xp.float32)).T
         noise_rng = seeding.rng(acquisition.seed, "detector", acquisition.model_id, i)
         image = detect(intensity, electrons_per_pixel, noise_rng, settings.detector, settings.noise)
         if profile is not None:
             image = scale_to_profile(image, voxel_size_nm, profile)
         images[i] = image
-        logger.info(
-            "tilt %d/%d (%.1f deg): %d slabs, defocus at exit %.3f um",
-            i + 1,
-            len(images),
-            angle,
-            layout.count,
-            defocus_nm / 1e3,
-        )
+        logger.info("tilt %d/%d (%.1f deg): %d slabs, defocus at exit %.3f um", i + 1, count,
+                    angle, layout.count, defocus_nm / 1e3)
+
+    if parallel:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(simulate, range(count)))
+    else:
+        for i in range(count):
+            simulate(i)
+    acquisition.applied_defocus_at_exit_um = defocus_at_exit_um
     return images

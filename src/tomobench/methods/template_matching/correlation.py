@@ -18,7 +18,7 @@ All arrays are ``(z, y, x)``. The same code runs on numpy/scipy (CPU) or cupy (G
 from __future__ import annotations
 
 import logging
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -26,6 +26,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from tomobench.backend import to_numpy
+from tomobench.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,9 @@ class LocalCorrelation:
     volume : ``(z, y, x)`` search volume, already filtered and normalised (mean 0, std 1).
     mask : odd cube ``(b, b, b)``, centred at ``b // 2``; must be invariant under rotation.
     xp : numpy or cupy.
-    workers : CPU threads for scipy.fft.
+    workers : CPU threads: the precomputation's FFTs use them all; :meth:`search` gives each
+        one its own share of the rotations (single-threaded FFTs, which scale better than
+        one multi-threaded transform, most of all on small grids).
     stats_stride : voxel stride of the score statistics.
     """
 
@@ -140,6 +143,7 @@ class LocalCorrelation:
         self.volume_spectrum = self._rfftn(volume)
         self.inverse_denominator = self._inverse_denominator(volume)
         stride = (slice(None, None, stats_stride),) * 3
+        self._stride = stride
         self._inverse_denominator_strided = xp.ascontiguousarray(self.inverse_denominator[stride])
 
     def _rfftn(self, array):
@@ -147,25 +151,27 @@ class LocalCorrelation:
             return self.fft.rfftn(array, workers=self.workers)
         return self.fft.rfftn(array)
 
-    def _irfftn(self, spectrum):
+    def _irfftn(self, spectrum, workers: int | None = None):
         if self.xp is np:
-            return self.fft.irfftn(spectrum, s=self.shape, workers=self.workers, overwrite_x=True)
+            return self.fft.irfftn(spectrum, s=self.shape, overwrite_x=True,
+                                   workers=self.workers if workers is None else workers)
         return self.fft.irfftn(spectrum, s=self.shape, overwrite_x=True)
 
-    def _padded_rfftn(self, box):
+    def _padded_rfftn(self, box, workers: int | None = None):
         """rfftn of ``box`` zero-padded (at the end) to the search shape, skipping the 1-D
         transforms of rows that are all zeros (about half the cost of a full rfftn)."""
         nz, ny, nx = self.shape
-        options = {"workers": self.workers} if self.xp is np else {}
+        workers = self.workers if workers is None else workers
+        options = {"workers": workers} if self.xp is np else {}
         spectrum = self.fft.rfft(box, n=nx, axis=2, **options)
         spectrum = self.fft.fft(spectrum, n=ny, axis=1, overwrite_x=True, **options)
         return self.fft.fft(spectrum, n=nz, axis=0, overwrite_x=True, **options)
 
-    def _convolve_kernel(self, kernel_reversed):
+    def _convolve_kernel(self, kernel_reversed, workers: int | None = None):
         """``Σ_r K(r) V(x + r)`` for all ``x``, from the *reversed* kernel, in the shifted frame."""
-        spectrum = self._padded_rfftn(self.xp.ascontiguousarray(kernel_reversed))
+        spectrum = self._padded_rfftn(self.xp.ascontiguousarray(kernel_reversed), workers)
         spectrum *= self.volume_spectrum
-        return self._irfftn(spectrum)
+        return self._irfftn(spectrum, workers)
 
     def _inverse_denominator(self, volume):
         xp = self.xp
@@ -216,55 +222,74 @@ class LocalCorrelation:
         ----------
         templates : list of odd cubes (e.g. ``[template]`` or ``[template, mirrored]``).
         rotations : the rotations to search (scipy ``Rotation`` of length n).
-        indices : global index of each (template, rotation) pair, shape ``(len(templates), n)``;
-            default ``t * n + r``.
+        indices : global index of each (template, rotation) pair, shape ``(len(templates), n)``,
+            increasing in loop order (templates, then rotations); default ``t * n + r``.
         wedge : rfftn-grid wedge weight of the template box, or None.
+
+        On the CPU the pairs are dealt round-robin to ``workers`` threads, each keeping its own
+        running maximum; merging them keeps, at every voxel, the highest score and among equal
+        ones the earliest pair, exactly as one thread would. The statistics are summed in loop
+        order: the result is byte-identical whatever the number of workers.
         """
         xp = self.xp
         n = len(rotations)
         if indices is None:
             indices = np.arange(len(templates) * n).reshape(len(templates), n)
-        best = xp.full(self.shape, -xp.inf, dtype=xp.float32)
-        best_index = xp.zeros(self.shape, dtype=xp.int32)
-        greater = xp.zeros(self.shape, dtype=bool)
+        indices = np.asarray(indices)
+        if np.any(np.diff(indices.ravel()) <= 0):
+            raise ValueError("rotation indices must increase in loop order")
+        pairs = [(t, r) for t in range(len(templates)) for r in range(n)]
+        templates_xp = [xp.asarray(template, dtype=xp.float32) for template in templates]
         wedge_xp = None if wedge is None else xp.asarray(wedge)
-        stride = (slice(None, None, self.stats_stride),) * 3
-        total = xp.zeros(2, dtype=xp.float64)
-        start = last_log = time.perf_counter()
-        for t, template in enumerate(templates):
-            template_xp = xp.asarray(template, dtype=xp.float32)
-            for r in range(n):
-                kernel = self.kernel(template_xp, rotations[r], wedge_xp)
-                correlation = self._convolve_kernel(kernel[::-1, ::-1, ::-1])
+        threads = min(self.workers, len(pairs)) if xp is np else 1
+        sums = xp.zeros((len(pairs), 2))  # per pair: Σ score, Σ score² (strided voxels)
+        progress = Progress("rotation", len(pairs), logger, log_every_seconds)
+
+        def run(worker: int):
+            best = xp.full(self.shape, -xp.inf, dtype=xp.float32)
+            best_index = xp.zeros(self.shape, dtype=xp.int32)
+            greater = xp.zeros(self.shape, dtype=bool)
+            for position in range(worker, len(pairs), max(threads, 1)):
+                t, r = pairs[position]
+                kernel = self.kernel(templates_xp[t], rotations[r], wedge_xp)
+                correlation = self._convolve_kernel(kernel[::-1, ::-1, ::-1],
+                                                    1 if threads > 1 else None)
                 xp.greater(correlation, best, out=greater)
                 xp.maximum(best, correlation, out=best)
                 xp.copyto(best_index, int(indices[t][r]), where=greater)
-                sample = correlation[stride] * self._inverse_denominator_strided
-                total[0] += sample.sum(dtype=xp.float64)
-                total[1] += xp.vdot(sample, sample)
-                now = time.perf_counter()
-                if now - last_log > log_every_seconds:
-                    done = t * n + r + 1
-                    logger.info("rotation %d/%d (%.1f ms each)", done, len(templates) * n,
-                                1e3 * (now - start) / done)
-                    last_log = now
-        seconds = time.perf_counter() - start
+                sample = correlation[self._stride] * self._inverse_denominator_strided
+                sums[position, 0] = sample.sum(dtype=xp.float64)
+                sums[position, 1] = xp.vdot(sample, sample)
+                progress.step()
+            return best, best_index
+
+        if threads > 1:
+            with ThreadPoolExecutor(threads) as pool:
+                results = list(pool.map(run, range(threads)))
+        else:
+            results = [run(0)]
+        best, best_index = results[0]
+        for other, other_index in results[1:]:
+            take = (other > best) | ((other == best) & (other_index < best_index))
+            xp.copyto(best, other, where=take)
+            xp.copyto(best_index, other_index, where=take)
+        seconds = progress.seconds()
         scores = best * self.inverse_denominator
         # Undo the shift of the reversed-kernel convolution: window start -> window centre.
         shift = -(self.box // 2)
         scores = xp.roll(scores, (shift, shift, shift), axis=(0, 1, 2))
         best_index = xp.roll(best_index, (shift, shift, shift), axis=(0, 1, 2))
-        count = len(templates) * n * int(np.prod(self.inverse_denominator[stride].shape))
-        sums = to_numpy(total)
-        mean = float(sums[0] / count)
-        std = float(np.sqrt(max(sums[1] / count - mean**2, 0.0)))
+        count = len(pairs) * int(np.prod(self._inverse_denominator_strided.shape))
+        total, total_sq = to_numpy(sums).sum(axis=0)
+        mean = float(total / count)
+        std = float(np.sqrt(max(total_sq / count - mean**2, 0.0)))
         return SearchResult(
             scores=to_numpy(scores).astype(np.float32),
             angles=to_numpy(best_index).astype(np.int32),
             score_mean=mean,
             score_std=std,
             score_count=count,
-            rotations=len(templates) * n,
+            rotations=len(pairs),
             seconds=seconds,
         )
 
