@@ -62,16 +62,18 @@ INFERENCE_DEFAULTS = {
     "start_spacing_voxels": 12,     # one random start per cell of this edge
     "trace_steps": 3,               # re-centrings per trace
     "converged_voxels": 2.0,        # a trace ends near a centre if its offset is below this
-    "cluster_voxels": 4.0,          # mean-shift bandwidth joining near-centre predictions
+    "cluster_voxels": 6.0,          # mean-shift bandwidth joining near-centre predictions
     "min_votes": 2,                 # traces a detection needs
     "min_probability": 0.5,         # mean class probability a detection needs
     "batch_size": 256,              # boxes per forward pass
 }
 
-#: Post-processing tried on the validation tomograms: votes and probability of a detection.
+#: Post-processing tried on the validation tomograms (traced with the default trace keys):
+#: votes, probability and clustering bandwidth of a detection.
 TUNING_GRID = {
     "min_votes": [1, 2, 3],
     "min_probability": [0.3, 0.5, 0.7],
+    "cluster_voxels": [4.0, 8.0],
 }
 
 

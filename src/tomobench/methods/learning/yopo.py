@@ -62,10 +62,11 @@ INFERENCE_DEFAULTS = {
     "min_distance_voxels": 14.0,    # published 14
 }
 
-#: Post-processing tried on the validation tomograms: the probability threshold and the
-#: minimum distance between detections (14 voxels merges neighbours in crowded tomograms).
+#: Post-processing tried on the validation tomograms: the probability threshold (a briefly
+#: trained classifier applied at millions of locations needs more than 0.9) and the minimum
+#: distance between detections (14 voxels merges neighbours in crowded tomograms).
 TUNING_GRID = {
-    "min_probability": [0.5, 0.7, 0.9],
+    "min_probability": [0.5, 0.8, 0.9, 0.95, 0.99],
     "min_distance_voxels": [6.0, 10.0, 14.0],
 }
 
