@@ -42,11 +42,11 @@ from tomobench.methods.learning.subtomograms import (
 )
 
 TRAINING_DEFAULTS = {
-    "widths": [8, 16, 16, 32, 32],  # channels of the valid conv layers (published ~10, 64-208)
+    "widths": [8, 16, 16, 32],      # channels of the valid conv layers (published ~10, 64-208)
     "dense_channels": 128,          # hidden dense layer (published 1024)
     "patch_voxels": 32,             # the box edge B (published 32)
-    "batch_size": 16,
-    "steps": 600,
+    "batch_size": 8,
+    "steps": 400,
     "learning_rate": 1.0e-3,
     "shift_voxels": 1,              # boxes at particle centres, shifted by at most this
     "background_fraction": 0.3,     # random boxes (published: 20,000 random boxes)
