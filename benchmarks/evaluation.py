@@ -19,11 +19,8 @@ import numpy as np
 import pandas as pd
 
 from tomobench.classes import SCORED_PROTEINS
-from tomobench.evaluation.shrec import (
-    dilate_occupancy,
-    evaluate_submission,
-    load_ground_truth_folder,
-)
+from tomobench.evaluation.shrec import evaluate_submission
+from tomobench.evaluation.truth import dilate_occupancy, load_ground_truth_folder
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations, write_picks
 from tomobench.seeding import rng

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from tomobench.backend import array_module
+from tomobench.fourier import missing_wedge
 from tomobench.methods.template_matching.angles import rotation_count, uniform_rotations
 from tomobench.methods.template_matching.correlation import (
     LocalCorrelation,
@@ -35,7 +36,7 @@ from tomobench.methods.template_matching.correlation import (
 )
 from tomobench.methods.template_matching.extraction import ClassSearch
 from tomobench.methods.template_matching.pipeline import extract_picks
-from tomobench.methods.template_matching.templates import missing_wedge, spherical_mask
+from tomobench.methods.template_matching.templates import spherical_mask
 
 #: Template boxes (search voxels at 2 nm) of the twelve default classes, as ``make_template``
 #: builds them from the potentials of tomobench.structures (0.5 nm, default options).

@@ -10,7 +10,8 @@ import pytest
 
 from tomobench.classes import SHREC_CLASS_NAMES
 from tomobench.evaluation.bootstrap import Units, bootstrap_intervals, point_estimates
-from tomobench.evaluation.shrec import GroundTruth, score_picks
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth
 from tomobench.seeding import rng
 
 PROTEINS = SHREC_CLASS_NAMES[1:14]

@@ -14,7 +14,8 @@ from tomobench.evaluation.controls import (
     random_chance_level,
     random_picks,
 )
-from tomobench.evaluation.shrec import GroundTruth, load_ground_truth, score_picks
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth, load_ground_truth
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations, write_picks
 from tomobench.seeding import rng

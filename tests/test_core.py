@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tomobench import backend, seeding
-from tomobench.classes import CLASS_ID, SCORED_PROTEINS, SIZE_ORDER, class_id
+from tomobench.classes import (
+    CLASS_ID,
+    CLASSES,
+    EXCLUDED_CLASSES,
+    SCORED_PROTEINS,
+    SIZE_GROUPS,
+    SIZE_ORDER,
+    SPHERE_RADIUS_NM,
+    TABLE1,
+    TM_F_ORDER,
+    class_id,
+    size_group_label,
+)
 from tomobench.errors import InputError
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.particles import (
@@ -95,7 +109,20 @@ def test_seeded_streams_are_reproducible_and_independent():
 
 def test_class_table_matches_shrec():
     assert CLASS_ID["4V94"] == 1 and CLASS_ID["5MRC"] == 13 and CLASS_ID["fiducial"] == 15
+    assert [c.id for c in CLASSES] == list(range(16))
     assert len(SCORED_PROTEINS) == 12 and set(SIZE_ORDER) == set(SCORED_PROTEINS)
+    assert EXCLUDED_CLASSES == ("4V94", "vesicle")
+    # Table 5 of the paper follows from the masses and the group bounds
+    assert SIZE_GROUPS == {"small": ("1S3X", "3QM1", "3GL1", "3H84", "2CG9"),
+                           "medium": ("3D2F", "1U6G", "3CF3", "1BXN", "1QVR"),
+                           "large": ("4CR2", "5MRC")}
+    assert [size_group_label(g) for g in SIZE_GROUPS] == ["<200", "200-600", "600+"]
+    # TM-F: the four symmetric complexes first, then by decreasing sphericity, 4V94 last
+    symmetric = ("1BXN", "2CG9", "3CF3", "3H84")
+    by_sphericity = lambda names: sorted(names, key=lambda n: -TABLE1[n].sphericity)  # noqa: E731
+    assert TM_F_ORDER == (*by_sphericity(symmetric),
+                          *by_sphericity(set(SCORED_PROTEINS) - set(symmetric)), "4V94")
+    assert SPHERE_RADIUS_NM["1BXN"] == pytest.approx((3 * 1021.0 / (4 * math.pi)) ** (1 / 3))
     with pytest.raises(KeyError, match="unknown SHREC class"):
         class_id("1bxn")
 

@@ -8,7 +8,6 @@ import pytest
 
 from tomobench.errors import InputError
 from tomobench.methods.dog import (
-    VOLUME_RADII_NM,
     ScaleClassifier,
     calibrate,
     class_radii_nm,
@@ -73,8 +72,8 @@ def test_dog_parameters_are_checked():
     with pytest.raises(InputError, match="radii_nm"):
         class_radii_nm(["4V94"])
     assert class_radii_nm(["4V94"], {"4V94": 9.0}) == {"4V94": 9.0}
-    assert set(VOLUME_RADII_NM) == {"1S3X", "3QM1", "3GL1", "3H84", "2CG9", "3D2F", "1U6G",
-                                    "3CF3", "1BXN", "1QVR", "4CR2", "5MRC"}
+    assert class_radii_nm(["1S3X", "5MRC"]) == pytest.approx({"1S3X": 2.788, "5MRC": 11.50},
+                                                             abs=1e-3)
 
 
 def _tomogram_like(seed: int):

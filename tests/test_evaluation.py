@@ -9,17 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tomobench.classes import SHREC_CLASS_NAMES
+from tomobench.classes import SHREC_CLASS_NAMES, volume_equivalent_radius_nm
 from tomobench.errors import InputError
 from tomobench.evaluation.confusion import one_vs_rest_statistics
-from tomobench.evaluation.czii import czii_score, match_counts, volume_equivalent_radius_nm
-from tomobench.evaluation.shrec import (
+from tomobench.evaluation.czii import czii_score, match_counts
+from tomobench.evaluation.shrec import evaluate_submission, score_picks
+from tomobench.evaluation.truth import (
     GroundTruth,
     dilate_occupancy,
     dilated_occupancy_ids,
-    evaluate_submission,
     load_ground_truth_folder,
-    score_picks,
 )
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations

@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tomobench.evaluation.shrec import GroundTruth, json_ready, score_picks
+from tomobench.evaluation.report import json_ready
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth
+from tomobench.io import write_json
 from tomobench.paper import published, tables, timings
 from tomobench.paper.figures import (
     central_slice_figure,
@@ -17,7 +20,6 @@ from tomobench.paper.figures import (
     f1_vs_weight_figure,
     save_figure,
 )
-from tomobench.workflow_support import write_json
 
 CLASSES = ["1BXN", "3H84", "1S3X", "fiducial"]
 WEIGHTS_KDA = {"1BXN": 559.96, "3H84": 158.08, "1S3X": 42.75}

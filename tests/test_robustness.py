@@ -31,12 +31,12 @@ import torch
 import yaml
 from snakemake.utils import validate as fill_schema_defaults
 
+from tests import synthetic as syn
 from tomobench.backend import cupy_available
 from tomobench.cli import main
 from tomobench.config_checks import check_config, validate_config
 from tomobench.errors import InputError
 from tomobench.methods.learning import load_tomogram, save_checkpoint, train
-from tomobench.methods.learning import synthetic as syn
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.particles import write_particle_locations
 from tomobench.structures.compute import structure_potential

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage, stats
 
+from tomobench.config import scene_geometry, scene_parameters
 from tomobench.errors import InputError
 from tomobench.simulation.rotation import (
     Rotator,
@@ -20,8 +21,6 @@ from tomobench.simulation.scene import (
     centre_ball_radius_voxels,
     convex_hull_mask,
     final_ground_truth,
-    scene_geometry,
-    scene_parameters,
     solid_envelope,
 )
 

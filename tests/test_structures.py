@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tomobench.classes import TABLE1, TABLE1_COLUMNS
 from tomobench.errors import InputError
 from tomobench.mrc import write_mrc
 from tomobench.structures import sources
@@ -29,7 +30,6 @@ from tomobench.structures.membranes import (
     bilayer_profile,
     vesicle_potential,
 )
-from tomobench.structures.paper_values import TABLE1
 from tomobench.structures.potential import ICE_POTENTIAL_V, PotentialOptions
 from tomobench.structures.scattering_factors import atom_potential_integral_v_nm3
 from tomobench.structures.table1 import build_table, shape_metrics, to_latex, to_markdown
@@ -275,7 +275,7 @@ def test_1bxn_assembly_has_16_chains():
     model = load_atomic_model(SHARED / "atomic" / "1bxn.pdb")
     assert model.n_chains == 16
     # L8S8 sequence mass (the paper lists 559.96 kDa)
-    assert model.sequence_weight_kda == pytest.approx(TABLE1["1BXN"][1], rel=0.01)
+    assert model.sequence_weight_kda == pytest.approx(TABLE1["1BXN"].molecular_weight_kda, rel=0.01)
 
 
 @needs_shared
@@ -376,8 +376,8 @@ def test_shape_metrics_of_a_sphere():
 
 def test_table_has_relative_differences_and_all_formats():
     rows = []
-    for pdb_id, values in TABLE1.items():
-        _, mw, v, a, psi, r = values
+    for pdb_id, record in TABLE1.items():
+        mw, v, a, psi, r = (getattr(record, c) for c in TABLE1_COLUMNS)
         rows.append(
             {
                 "pdb_id": pdb_id,
@@ -390,7 +390,7 @@ def test_table_has_relative_differences_and_all_formats():
             }
         )
     table = build_table(rows)
-    assert list(table["pdb_id"]) == sorted(TABLE1, key=lambda k: TABLE1[k][1])
+    assert list(table["pdb_id"]) == sorted(TABLE1, key=lambda k: TABLE1[k].molecular_weight_kda)
     np.testing.assert_allclose(table["molecular_weight_kda_rel_diff"], 0.1)
     np.testing.assert_allclose(table["volume_nm3_rel_diff"], 0.0)
     markdown, latex = to_markdown(table), to_latex(table)

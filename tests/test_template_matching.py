@@ -15,12 +15,13 @@ from scipy.spatial.transform import Rotation
 
 from tomobench.backend import cupy_available
 from tomobench.errors import InputError
+from tomobench.fourier import fourier_bin, frequency_magnitude, missing_wedge
+from tomobench.io import read_acquisition
 from tomobench.methods.log_fiducials import pick_fiducials
 from tomobench.methods.peaks import greedy_peaks, non_overlapping, subvoxel_offsets
 from tomobench.methods.template_matching import (
     angles,
     extract_picks,
-    read_acquisition,
     search_class,
 )
 from tomobench.methods.template_matching.correlation import (
@@ -35,14 +36,8 @@ from tomobench.methods.template_matching.extraction import (
     fit_particle_population,
     merge_tm,
 )
-from tomobench.methods.template_matching.templates import (
-    electron_wavelength_nm,
-    fourier_bin,
-    frequency_grid,
-    make_template,
-    missing_wedge,
-    spherical_mask,
-)
+from tomobench.methods.template_matching.templates import make_template, spherical_mask
+from tomobench.optics import electron_wavelength_nm
 
 
 def _asymmetric_template(box: int = 15) -> np.ndarray:
@@ -204,7 +199,9 @@ def test_fourier_bin_keeps_alignment_and_mean():
     assert binned.shape == (16, 20, 18)
     assert np.unravel_index(np.argmax(binned), binned.shape) == (6, 9, 11)
     assert binned.mean() == pytest.approx(blob.mean(), rel=1e-4)
-    assert fourier_bin(blob[:31], 2).shape == (15, 20, 18)
+    assert fourier_bin(blob[:31], 2, trim=True).shape == (15, 20, 18)
+    with pytest.raises(ValueError, match="multiple"):
+        fourier_bin(blob[:31], 2)
 
 
 def test_electron_wavelength():
@@ -228,7 +225,7 @@ def _simulator_contrast(potential_1nm, defocus_um, voltage_kv=300.0, cs_mm=2.7):
     independently: ψ = 1 + iσV, image wave × exp(-iχ) with χ = ½π(Cs λ³ q⁴ - 2 Δf λ q²),
     intensity - 1 = 2σ F⁻¹[V̂ sin χ] (σ > 0 dropped)."""
     wavelength = electron_wavelength_nm(voltage_kv)
-    q = frequency_grid(potential_1nm.shape, 1.0)
+    q = frequency_magnitude(potential_1nm.shape, 1.0, real=True)
     cs_nm, defocus_nm = cs_mm * 1e6, defocus_um * 1e3
     chi = 0.5 * math.pi * (cs_nm * wavelength**3 * q**4 - 2 * defocus_nm * wavelength * q**2)
     return scipy.fft.irfftn(scipy.fft.rfftn(potential_1nm) * np.sin(chi), s=potential_1nm.shape)
@@ -244,7 +241,8 @@ def test_template_contrast_matches_simulated_ctf():
     assert tomogram[20, 25, 30] < 0
     acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
                    "tilt_range_deg": (-60, 60)}
-    settings = {"angular_step_deg": 60, "search_voxel_size_nm": 1.0, "missing_wedge": False}
+    settings = {"angular_step_deg": 60, "search_voxel_size_nm": 1.0, "missing_wedge": False,
+                "defocus_um": None}
     result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition, settings,
                                        device="cpu")
     peak = np.unravel_index(np.argmax(result.scores), result.scores.shape)
@@ -426,7 +424,8 @@ def test_rotation_chunks_merge_to_the_full_search(tmp_path):
     from tomobench.methods.template_matching import load_class_search, write_search
 
     potential, tomogram, acquisition = _scene_with_potential()
-    settings = {"angular_step_deg": 45, "search_voxel_size_nm": 2.0, "mirror": True}
+    settings = {"angular_step_deg": 45, "search_voxel_size_nm": 2.0, "mirror": True,
+                "defocus_um": None}
     paths = {}
     for chunks in (1, 3):
         paths[chunks] = []
@@ -483,7 +482,8 @@ def test_extract_picks_end_to_end_with_fiducial():
     acquisition = {"defocus_um": 3.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7,
                    "tilt_range_deg": (-60, 60)}
     result, description = search_class(tomogram, 1.0, potential, 0.5, acquisition,
-                                       {"angular_step_deg": 45}, device="cpu")
+                                       {"angular_step_deg": 45, "defocus_um": None},
+                                       device="cpu")
     search = ClassSearch("1BXN", result.scores, result.angles, result.score_mean,
                          result.score_std, 10**6, description["factor"],
                          description["particle_radius_nm"], description["mask_radius_nm"], 2.0)

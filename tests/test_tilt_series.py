@@ -9,15 +9,17 @@ from scipy import ndimage
 
 from tomobench.backend import cupy_available
 from tomobench.errors import InputError
-from tomobench.simulation.alignment import read_alignment, write_alignment
-from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
-from tomobench.simulation.ctf import Microscope, aberration_phase, complex_ctf
-from tomobench.simulation.detector import detect, detector_filters
-from tomobench.simulation.multislice import fresnel_propagator, multislice
-from tomobench.simulation.physics import (
+from tomobench.io import MODEL_FILES, read_acquisition, write_json
+from tomobench.optics import (
+    aberration_phase,
     electron_wavelength_nm,
     interaction_constant_rad_per_v_nm,
 )
+from tomobench.simulation.alignment import read_alignment, write_alignment
+from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
+from tomobench.simulation.ctf import Microscope, complex_ctf
+from tomobench.simulation.detector import detect, detector_filters
+from tomobench.simulation.multislice import fresnel_propagator, multislice
 from tomobench.simulation.projector import SlabProjector, spline_coefficients
 from tomobench.simulation.tilt_series import (
     TiltSeriesSettings,
@@ -104,7 +106,8 @@ def test_ctf_zeros_at_analytic_frequencies():
     assert np.all(np.abs(measured - expected) <= 1.0 / (n * pixel))
     # underfocus: positive potential images dark (negative contrast) at low frequency
     assert transfer[3] < 0
-    chi = aberration_phase(k[1:40], defocus, MICROSCOPE)
+    chi = aberration_phase(k[1:40], defocus, MICROSCOPE.voltage_kv,
+                           MICROSCOPE.spherical_aberration_mm)
     assert np.allclose(transfer[1:40], np.sin(chi), atol=0.02)
 
 
@@ -178,6 +181,20 @@ def test_acquisition_draws_are_seeded_and_optionally_correlated():
     )
     assert (correlated.defocus_um - 2) / 3 == pytest.approx((correlated.dose_e_per_A2 - 100) / 20)
     assert a.shift_sigma_nm == 0.7
+
+
+def test_acquisition_record_round_trips(tmp_path):
+    """What the simulator writes (acquisition_parameters.json) is what template matching and
+    the RELION export read back (tomobench.io.read_acquisition)."""
+    settings = TiltSeriesSettings(tilt_count=5, defocus_jitter_um=0.1)
+    acquisition = draw_acquisition(settings, 0.5, 3, 2)
+    path = tmp_path / MODEL_FILES["acquisition"]
+    write_json(path, acquisition.to_json(MICROSCOPE, settings))
+    record = read_acquisition(path)
+    assert record == {"defocus_um": acquisition.defocus_um,
+                      "voltage_kv": MICROSCOPE.voltage_kv,
+                      "spherical_aberration_mm": MICROSCOPE.spherical_aberration_mm,
+                      "tilt_range_deg": (-60.0, 60.0), "pixel_size_nm": 0.5}
 
 
 def test_shift_sigma_range_is_drawn_per_tomogram():

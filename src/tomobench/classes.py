@@ -1,41 +1,147 @@
-"""The SHREC 2021 class table: fixed ids, names, size groups and published molecular weights."""
+"""The SHREC 2021 class table: one record per particle type, read by every module.
+
+Each :class:`ShrecClass` holds the fixed id, the SHREC name, and for the proteins the row of
+Table 1 of the paper (Gubins et al. 2021: name, molecular weight, volume, area, sphericity,
+effective radius) and the TM-F priority; what follows from those numbers (sphere radius, size
+group, plotting order) is derived here, never typed again — as copick's ``PickableObject`` is
+the single description of a particle type.
+"""
 
 from __future__ import annotations
 
-# Index = class id in class_mask.mrc and in the official evaluation script.
-SHREC_CLASS_NAMES: tuple[str, ...] = (
-    "background",
-    "4V94",
-    "4CR2",
-    "1QVR",
-    "1BXN",
-    "3CF3",
-    "1U6G",
-    "3D2F",
-    "2CG9",
-    "3H84",
-    "3GL1",
-    "3QM1",
-    "1S3X",
-    "5MRC",
-    "vesicle",
-    "fiducial",
-)
-CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(SHREC_CLASS_NAMES)}
+import math
+from dataclasses import dataclass
 
-PROTEIN_CLASSES: tuple[str, ...] = SHREC_CLASS_NAMES[1:14]
-#: The twelve proteins the SHREC 2021 paper scores (4V94 was broken and excluded).
-SCORED_PROTEINS: tuple[str, ...] = tuple(c for c in PROTEIN_CLASSES if c != "4V94")
-#: Smallest to largest molecular weight: the paper's plotting order.
-SIZE_ORDER: tuple[str, ...] = (
-    "1S3X", "3QM1", "3GL1", "3H84", "2CG9", "3D2F", "1U6G", "3CF3", "1BXN", "1QVR", "4CR2", "5MRC",
-)
-#: Table 5 of the paper: size groups by molecular weight (kDa).
-SIZE_GROUPS: dict[str, tuple[str, ...]] = {
-    "small": ("1S3X", "3QM1", "3GL1", "3H84", "2CG9"),
-    "medium": ("3D2F", "1U6G", "3CF3", "1BXN", "1QVR"),
-    "large": ("4CR2", "5MRC"),
+#: Table 5 of the paper: size groups by molecular weight, ``[low, high)`` kDa.
+SIZE_GROUP_BOUNDS_KDA: dict[str, tuple[float, float]] = {
+    "small": (0.0, 200.0),
+    "medium": (200.0, 600.0),
+    "large": (600.0, math.inf),
 }
+
+
+@dataclass(frozen=True)
+class ShrecClass:
+    """One SHREC 2021 particle type.
+
+    Attributes
+    ----------
+    id : class id in ``class_mask.mrc`` and in the official evaluation script.
+    name : the SHREC name (upper-case PDB id, or ``vesicle``/``fiducial``/``background``).
+    kind : ``background``, ``protein``, ``vesicle`` or ``fiducial``.
+    scored : whether the paper's evaluation scores it (4V94 was broken and excluded, vesicles
+        are never scored).
+    description : the paper's Table 1 name of a protein.
+    molecular_weight_kda, volume_nm3, area_nm2, sphericity, effective_radius_nm : the paper's
+        Table 1 row (volume of the density thresholded at 0.5; ``effective_radius = 3V/A``).
+    tm_f_priority : rank in the TM-F overlap filter (1 first): symmetric complexes first
+        (1BXN D4, 2CG9 C2, 3CF3 C6, 3H84 C2, by decreasing sphericity), then the rest by
+        decreasing sphericity, 4V94 (not scored) last.
+    """
+
+    id: int
+    name: str
+    kind: str = "protein"
+    scored: bool = True
+    description: str = ""
+    molecular_weight_kda: float | None = None
+    volume_nm3: float | None = None
+    area_nm2: float | None = None
+    sphericity: float | None = None
+    effective_radius_nm: float | None = None
+    tm_f_priority: int | None = None
+
+    @property
+    def sphere_radius_nm(self) -> float | None:
+        """Radius of the sphere with the paper's volume, ``(3V / 4π)^(1/3)`` (None without)."""
+        if self.volume_nm3 is None:
+            return None
+        return volume_equivalent_radius_nm(self.volume_nm3)
+
+    @property
+    def size_group(self) -> str | None:
+        """Table 5 size group of the molecular weight (None without one)."""
+        if self.molecular_weight_kda is None:
+            return None
+        return next(group for group, (low, high) in SIZE_GROUP_BOUNDS_KDA.items()
+                    if low <= self.molecular_weight_kda < high)
+
+    def table1_row(self) -> dict:
+        """The paper's Table 1 row: ``name`` (the description) and ``TABLE1_COLUMNS``."""
+        if self.volume_nm3 is None:
+            raise KeyError(f"class {self.name!r} has no row in the paper's Table 1")
+        return {"name": self.description, **{c: getattr(self, c) for c in TABLE1_COLUMNS}}
+
+
+def volume_equivalent_radius_nm(volume_nm3: float) -> float:
+    """Radius (nm) of the sphere with volume ``volume_nm3``."""
+    return (3.0 * volume_nm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
+
+
+def _protein(id_, name, description, weight, volume, area, sphericity, radius, priority):
+    return ShrecClass(id_, name, description=description, molecular_weight_kda=weight,
+                      volume_nm3=volume, area_nm2=area, sphericity=sphericity,
+                      effective_radius_nm=radius, tm_f_priority=priority)
+
+
+#: Index = class id. Numbers: Table 1 of the paper (MW kDa, V nm³, A nm², Ψ, r_eff nm).
+CLASSES: tuple[ShrecClass, ...] = (
+    ShrecClass(0, "background", kind="background", scored=False),
+    ShrecClass(1, "4V94", scored=False, tm_f_priority=13),
+    _protein(2, "4CR2", "26S proteasome", 1309.28, 2675.0, 1846.0, 0.505, 4.347, 12),
+    _protein(3, "1QVR", "ClpB", 593.36, 1354.0, 1063.0, 0.557, 3.821, 10),
+    _protein(4, "1BXN", "Rubisco", 559.96, 1021.0, 583.4, 0.84, 5.25, 1),
+    _protein(5, "3CF3", "P97/vcp", 541.74, 1136.0, 745.2, 0.707, 4.573, 3),
+    _protein(6, "1U6G", "Cand1-Cul1-Roc1", 238.82, 499.3, 450.2, 0.676, 3.327, 9),
+    _protein(7, "3D2F", "Sse1p, Hsp70", 236.11, 516.0, 459.6, 0.677, 3.368, 8),
+    _protein(8, "2CG9", "Hsp90-Sba1", 188.73, 401.2, 358.4, 0.734, 3.358, 2),
+    _protein(9, "3H84", "GET3", 158.08, 347.0, 370.9, 0.644, 2.807, 4),
+    _protein(10, "3GL1", "Ssb1, Hsp70", 84.61, 196.5, 191.2, 0.855, 3.083, 7),
+    _protein(11, "3QM1", "LJ0536 S106A", 62.62, 127.9, 137.6, 0.892, 2.789, 5),
+    _protein(12, "1S3X", "Hsp70 ATPase", 42.75, 90.82, 109.8, 0.89, 2.481, 6),
+    _protein(13, "5MRC", "Yeast mito ribosome", 3325.59, 6372.0, 3161.0, 0.526, 6.047, 11),
+    ShrecClass(14, "vesicle", kind="vesicle", scored=False),
+    ShrecClass(15, "fiducial", kind="fiducial"),
+)
+
+#: Columns of the paper's Table 1 (units in the names).
+TABLE1_COLUMNS = ("molecular_weight_kda", "volume_nm3", "area_nm2", "sphericity",
+                  "effective_radius_nm")
+
+SHREC_CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
+CLASS_ID: dict[str, int] = {c.name: c.id for c in CLASSES}
+BY_NAME: dict[str, ShrecClass] = {c.name: c for c in CLASSES}
+
+PROTEIN_CLASSES: tuple[str, ...] = tuple(c.name for c in CLASSES if c.kind == "protein")
+#: The twelve proteins the SHREC 2021 paper scores.
+SCORED_PROTEINS: tuple[str, ...] = tuple(c for c in PROTEIN_CLASSES if BY_NAME[c].scored)
+#: Classes the evaluation scores: the twelve proteins and the fiducials.
+SCORED_CLASSES: tuple[str, ...] = tuple(c.name for c in CLASSES if c.scored)
+#: Particle classes present in a tomogram but never scored (4V94, vesicle).
+EXCLUDED_CLASSES: tuple[str, ...] = tuple(c.name for c in CLASSES
+                                          if c.kind != "background" and not c.scored)
+#: Proteins with a Table 1 row, by name.
+TABLE1: dict[str, ShrecClass] = {c.name: c for c in CLASSES if c.volume_nm3 is not None}
+#: Smallest to largest molecular weight: the paper's plotting order.
+SIZE_ORDER: tuple[str, ...] = tuple(sorted(TABLE1, key=lambda n: TABLE1[n].molecular_weight_kda))
+#: Table 5 of the paper: size group -> its proteins, light to heavy.
+SIZE_GROUPS: dict[str, tuple[str, ...]] = {
+    group: tuple(n for n in SIZE_ORDER if TABLE1[n].size_group == group)
+    for group in SIZE_GROUP_BOUNDS_KDA
+}
+#: Default class order of the TM-F overlap filter (see :attr:`ShrecClass.tm_f_priority`).
+TM_F_ORDER: tuple[str, ...] = tuple(
+    c.name for c in sorted((c for c in CLASSES if c.tm_f_priority), key=lambda c: c.tm_f_priority))
+#: Radius (nm) of the sphere with the paper's volume, per protein of Table 1.
+SPHERE_RADIUS_NM: dict[str, float] = {n: c.sphere_radius_nm for n, c in TABLE1.items()}
+
+
+def size_group_label(group: str) -> str:
+    """The paper's weight label of a size group (``<200``, ``200-600``, ``600+``)."""
+    low, high = SIZE_GROUP_BOUNDS_KDA[group]
+    if low == 0:
+        return f"<{high:.0f}"
+    return f"{low:.0f}+" if math.isinf(high) else f"{low:.0f}-{high:.0f}"
 
 
 def class_id(name: str) -> int:

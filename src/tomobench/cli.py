@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tomobench import __version__
 from tomobench.errors import InputError
+from tomobench.io import GROUND_TRUTH_FILES, MODEL_FILES, model_files
 
 _EVALUATE_HELP = """\
 Score one submission file, or every *.txt below a folder, against a SHREC ground-truth folder
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Ground-truth lists found in a picks folder are not submissions.
-TRUTH_LIST_NAME = "particle_locations.txt"
+TRUTH_LIST_NAME = MODEL_FILES["particle_locations"]
 
 
 def _submissions(picks: Path) -> tuple[list[tuple[str, Path]], list[Path]]:
@@ -159,8 +160,8 @@ def _check_out(args, submissions: list[tuple[str, Path]]) -> None:
         raise InputError(f"--out {args.out} lies in the picks folder {args.picks}: the next run "
                          "would read its reports (*.txt) as submissions; choose a folder outside")
     inputs = {p.resolve(): p for _, p in submissions}
-    inputs.update({(args.truth / f).resolve(): args.truth / f
-                   for f in (TRUTH_LIST_NAME, "occupancy_mask.mrc")})
+    inputs.update({path.resolve(): path
+                   for path in model_files(args.truth, GROUND_TRUTH_FILES).values()})
     for name, _ in submissions:
         for path in _report_paths(args.out, name, not args.no_plots):
             if path.resolve() in inputs:
@@ -170,22 +171,12 @@ def _check_out(args, submissions: list[tuple[str, Path]]) -> None:
 
 def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
     """Write one submission's JSON, text report, confusion CSV (and PNG); return its summary row."""
-    from tomobench.evaluation.confusion import (
-        confusion_frame,
-        save_confusion_figure,
-        write_confusion_csv,
-    )
-    from tomobench.evaluation.shrec import json_ready, write_text_report
-    from tomobench.workflow_support import write_json
+    from tomobench.evaluation.report import write_evaluation
 
     json_path, text_path, csv_path, *png_path = _report_paths(args.out, name,
                                                               not args.no_plots)
-    write_json(json_path, json_ready(result))
-    write_text_report(text_path, result, title=title)
-    frame = confusion_frame(result["classification"])
-    write_confusion_csv(csv_path, frame)
-    if png_path:
-        save_confusion_figure(png_path[0], frame, title=name)
+    write_evaluation(result, json_path, text_path, csv_path, title=title,
+                     figure_path=png_path[0] if png_path else None, figure_title=name)
     loc = result["localization"]
     print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
           f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
@@ -200,7 +191,8 @@ def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
 
 
 def run_evaluate(args) -> None:
-    from tomobench.evaluation.shrec import evaluate_submission, load_ground_truth_folder
+    from tomobench.evaluation.shrec import evaluate_submission
+    from tomobench.evaluation.truth import load_ground_truth_folder
     from tomobench.formats.copick_project import is_copick_config
 
     if is_copick_config(args.truth):
@@ -374,7 +366,7 @@ def run_export_star(args) -> None:
     )
     from tomobench.particles import read_particle_locations, read_picks
 
-    truth = args.ground_truth or args.picks.name == "particle_locations.txt"
+    truth = args.ground_truth or args.picks.name == TRUTH_LIST_NAME
     particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
     name = args.tomogram_name or (args.data.name if args.data else
                                   args.picks.resolve().parent.name if truth else args.picks.stem)
@@ -407,7 +399,7 @@ def run_export_portal(args) -> None:
     from tomobench.formats.portal import write_annotations
     from tomobench.particles import read_particle_locations, read_picks
 
-    truth = args.ground_truth or args.picks.name == "particle_locations.txt"
+    truth = args.ground_truth or args.picks.name == TRUTH_LIST_NAME
     particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
     for path in write_annotations(args.out, particles):
         print(f"wrote {path}")

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tomobench.errors import InputError
+from tomobench.methods.kinds import LEARNING_KINDS, TEMPLATE_MATCHING_KINDS
 
-#: Kinds whose rules train a network (``tomograms.training`` must not be empty).
-LEARNING_KINDS = ("deepfinder", "mc_ds_net", "yopo", "cfn")
 #: Angular step (degrees) above which a tilt series is reported as coarse.
 COARSE_TILT_STEP_DEG = 10.0
 
@@ -141,7 +140,7 @@ def _check_tomogram_roles(tomograms: dict) -> None:
 
 
 def _check_structures_and_scene(config: dict) -> None:
-    from tomobench.simulation.scene import scene_geometry, scene_parameters
+    from tomobench.config import scene_geometry, scene_parameters
     from tomobench.structures.gold import check_gold_diameters
     from tomobench.structures.membranes import check_vesicle_sizes
 
@@ -153,10 +152,10 @@ def _check_structures_and_scene(config: dict) -> None:
 
 
 def _check_acquisition(config: dict) -> list[str]:
+    from tomobench.config import tilt_series_settings
     from tomobench.simulation.amplitude import read_amplitude_profile
-    from tomobench.simulation.tilt_series import TiltSeriesSettings
 
-    settings = TiltSeriesSettings.from_config(config)  # dose and defocus ranges
+    settings = tilt_series_settings(config)  # dose and defocus ranges
     first, last = settings.tilt_range_deg
     if not first < last:
         raise InputError(f"config key tilt_series.tilt_range_deg: first angle {first:g} must be "
@@ -197,7 +196,7 @@ def _check_methods(config: dict) -> None:
                     and params.get("calibration", "training") != "training"):
                 raise InputError(f"config key {where}.threshold_sigma: null (tuned) needs "
                                  "calibration: training")
-        elif kind in ("tm", "tm_f"):
+        elif kind in TEMPLATE_MATCHING_KINDS:
             _check_template_matching(config, where, params)
         elif kind in LEARNING_KINDS:
             _check_learning(tomograms, where, params)

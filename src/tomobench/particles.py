@@ -17,23 +17,10 @@ import pandas as pd
 
 from tomobench.atomic import write_text_atomic
 from tomobench.errors import InputError
+from tomobench.io import text_rows
 
 LOCATION_COLUMNS = ["class_name", "x", "y", "z", "a1", "a2", "a3"]
 PICK_COLUMNS = ["class_name", "x", "y", "z", "score"]
-
-
-def _text_lines(path: Path):
-    """``(line number, line)`` of a UTF-8 text file; ``InputError`` naming file and line when
-    the bytes are not text (a binary file given by mistake)."""
-    with open(path, "rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            try:
-                yield line_number, raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise InputError(
-                    f"{path}:{line_number}: not UTF-8 text (byte 0x{raw[error.start]:02x} at "
-                    f"column {error.start + 1}); expected a whitespace-separated text file"
-                ) from None
 
 
 def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
@@ -42,18 +29,11 @@ def read_particle_locations(path: str | os.PathLike) -> pd.DataFrame:
     Returns a DataFrame with columns ``class_name, x, y, z, a1, a2, a3``
     (int coordinates, float angles, NaN for vesicles and fiducials).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: particle list not found")
     rows = []
-    for line_number, line in _text_lines(path):
-        fields = line.split()
-        if not fields:
-            continue
+    for line_number, fields, line in text_rows(path, what="particle list", comment=None):
         if len(fields) not in (4, 7):
             raise InputError(
-                f"{path}:{line_number}: expected '<class> x y z [a1 a2 a3]', "
-                f"got {line.rstrip()!r}"
+                f"{path}:{line_number}: expected '<class> x y z [a1 a2 a3]', got {line!r}"
             )
         try:
             x, y, z = (int(v) for v in fields[1:4])
@@ -81,18 +61,11 @@ def read_picks(path: str | os.PathLike, *, score_column: bool = True) -> pd.Data
     score NaN when absent), in file order. With ``score_column=False`` every column after z is
     ignored (score NaN), as the SHREC 2021 evaluation script does.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: picks file not found")
     rows = []
-    for line_number, line in _text_lines(path):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
+    for line_number, fields, line in text_rows(path, what="picks file"):
         if len(fields) < 4:
             raise InputError(
-                f"{path}:{line_number}: expected '<class> <x> <y> <z> [score]', "
-                f"got {line.rstrip()!r}"
+                f"{path}:{line_number}: expected '<class> <x> <y> <z> [score]', got {line!r}"
             )
         try:
             x, y, z = (float(v) for v in fields[1:4])
@@ -100,9 +73,7 @@ def read_picks(path: str | os.PathLike, *, score_column: bool = True) -> pd.Data
         except ValueError as error:
             raise InputError(f"{path}:{line_number}: {error}") from error
         if not all(math.isfinite(v) for v in (x, y, z)):
-            raise InputError(
-                f"{path}:{line_number}: non-finite coordinate in {line.rstrip()!r}"
-            )
+            raise InputError(f"{path}:{line_number}: non-finite coordinate in {line!r}")
         rows.append([fields[0], x, y, z, score])
     return pd.DataFrame(rows, columns=PICK_COLUMNS)
 

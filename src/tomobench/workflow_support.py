@@ -1,17 +1,14 @@
-"""Helpers shared by the Snakemake workflow: script logging, JSON output, code dependencies."""
+"""Helpers shared by the Snakemake workflow: script logging, code dependencies."""
 
 from __future__ import annotations
 
 import ast
 import functools
 import hashlib
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-
-from tomobench.atomic import write_text_atomic
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -32,24 +29,6 @@ def script_logger(snakemake, name: str = "tomobench") -> logging.Logger:
         force=True,
     )
     return logging.getLogger(name)
-
-
-def write_json(path: str | os.PathLike, payload) -> None:
-    """Write ``payload`` as indented, key-sorted JSON, atomically (deterministic bytes)."""
-    text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default)
-    write_text_atomic(path, text + "\n")
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
 
 
 def _imported_tomobench_modules(source_path: Path) -> set[str]:

@@ -16,6 +16,13 @@ from tomobench.config_checks import (
     validate_config,
 )
 from tomobench.evaluation.controls import CONTROLS as CONTROL_NAMES
+from tomobench.io import MODEL_FILES, TRAINING_FILES
+from tomobench.methods.kinds import (
+    LEARNING_KINDS,
+    METHOD_KINDS,
+    PAPER_NAME_BY_KIND,
+    TEMPLATE_MATCHING_KINDS,
+)
 from tomobench.structures.sources import resolve_structure_source
 from tomobench.workflow_support import code_hash
 
@@ -123,6 +130,17 @@ def code(script_name):
     return code_hash(REPO_ROOT / "workflow" / "scripts" / script_name)
 
 
+def model_file(key, i="{i}", name="{name}"):
+    """Path of file ``key`` of tomogram ``i`` in run ``name``: the SHREC folder layout of
+    ``tomobench.io.MODEL_FILES`` (wildcards by default)."""
+    return f"results/{name}/data/model_{i}/{MODEL_FILES[key]}"
+
+
+def model_files(keys, ids, name="{name}"):
+    """``model_file`` of each key for each tomogram id, key-major."""
+    return [model_file(key, i, name) for key in keys for i in ids]
+
+
 def method_params(wildcards):
     """The parameter dict of one method only (a change reruns that method alone)."""
     return dict(METHODS[wildcards.method])
@@ -155,7 +173,12 @@ def structure_source(wildcards):
 
 def potential_files(wildcards):
     """Potential maps of the run, grouped for ``unpack``: proteins, vesicles, gold."""
-    base = f"results/{wildcards.name}/potentials"
+    return potential_paths(wildcards.name)
+
+
+def potential_paths(name):
+    """Potential maps of run ``name``: {"proteins": [...], "vesicles": [...], "gold": [...]}."""
+    base = f"results/{name}/potentials"
     return {
         "proteins": [f"{base}/{pdb}.mrc" for pdb in PROTEIN_CLASSES],
         "vesicles": [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS],

@@ -12,9 +12,9 @@ include: "evaluation_functions.smk"
 
 rule pick_control:
     input:
-        locations="results/{name}/data/model_{i}/particle_locations.txt",
-        occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
-        scene="results/{name}/data/model_{i}/scene_parameters.json",
+        locations=model_file("particle_locations"),
+        occupancy=model_file("occupancy_mask"),
+        scene=model_file("scene_parameters"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -37,8 +37,8 @@ rule pick_control:
 
 rule evaluate_picks:
     input:
-        occupancy="results/{name}/data/model_{i}/occupancy_mask.mrc",
-        locations="results/{name}/data/model_{i}/particle_locations.txt",
+        occupancy=model_file("occupancy_mask"),
+        locations=model_file("particle_locations"),
         picks="results/{name}/picks/{method}/model_{i}.txt",
     output:
         json="results/{name}/evaluation/{method}/model_{i}.json",

@@ -1,13 +1,6 @@
 # Input/param functions of formats.smk (kept apart from the rules, as snakemake --lint asks).
 from tomobench.evaluation.czii import PARTICLE_RADIUS_NM as CZII_RADII_NM
-
-#: The files of a tomogram folder that the copick export reads.
-COPICK_DATA_FILES = (
-    "reconstruction.mrc",
-    "particle_locations.txt",
-    "class_mask.mrc",
-    "occupancy_mask.mrc",
-)
+from tomobench.formats.copick_project import COPICK_FILES
 
 
 def copick_picks(wildcards):
@@ -22,14 +15,14 @@ def copick_picks(wildcards):
 
 def copick_inputs(wildcards):
     """Every tomogram folder's files (reconstructions listed apart) and every method's picks."""
-    folders = [f"results/{wildcards.name}/data/model_{i}" for i in TOMOGRAM_IDS]
     return {
-        "reconstructions": [f"{folder}/reconstruction.mrc" for folder in folders],
-        "truth": [
-            f"{folder}/{name}"
-            for folder in folders
-            for name in COPICK_DATA_FILES
-            if name != "reconstruction.mrc"
-        ],
+        "reconstructions": model_files(
+            ["reconstruction"], TOMOGRAM_IDS, wildcards.name
+        ),
+        "truth": model_files(
+            [key for key in COPICK_FILES if key != "reconstruction"],
+            TOMOGRAM_IDS,
+            wildcards.name,
+        ),
         "picks": [path for paths in copick_picks(wildcards).values() for path in paths],
     }

@@ -8,23 +8,11 @@
 include: "methods_functions.smk"
 
 
-TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
-
-
 rule calibrate_dog:
     input:
-        reconstructions=expand(
-            "results/{{name}}/data/model_{i}/reconstruction.mrc",
-            i=TRAINING_IDS + VALIDATION_IDS,
-        ),
-        locations=expand(
-            "results/{{name}}/data/model_{i}/particle_locations.txt",
-            i=TRAINING_IDS + VALIDATION_IDS,
-        ),
-        occupancies=expand(
-            "results/{{name}}/data/model_{i}/occupancy_mask.mrc",
-            i=TRAINING_IDS + VALIDATION_IDS,
-        ),
+        reconstructions=model_files(["reconstruction"], TRAINING_IDS + VALIDATION_IDS),
+        locations=model_files(["particle_locations"], TRAINING_IDS + VALIDATION_IDS),
+        occupancies=model_files(["occupancy_mask"], TRAINING_IDS + VALIDATION_IDS),
     output:
         "results/{name}/models/{method}/dog_calibration.json",
     log:
@@ -49,7 +37,7 @@ rule calibrate_dog:
 rule pick_dog:
     input:
         unpack(dog_calibration),
-        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+        tomogram=model_file("reconstruction"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -73,8 +61,8 @@ rule pick_dog:
 
 rule match_templates:
     input:
-        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
-        acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
+        tomogram=model_file("reconstruction"),
+        acquisition=model_file("acquisition"),
         potential="results/{name}/potentials/{pdb_id}.mrc",
     output:
         scores="results/{name}/template_matching/model_{i}/{pdb_id}_chunk{chunk}_scores.mrc",
@@ -96,21 +84,17 @@ rule match_templates:
     params:
         code=code("match_templates.py"),
         settings=config["template_matching"],
-        class_name=lambda wildcards: wildcards.pdb_id,
-        chunk=lambda wildcards: int(wildcards.chunk),
+        class_name=class_name,
+        chunk=rotation_chunk,
         device=DEVICE,
-        fallback={
-            "voltage_kv": config["microscope"]["voltage_kv"],
-            "spherical_aberration_mm": config["microscope"]["spherical_aberration_mm"],
-            "tilt_range_deg": config["tilt_series"]["tilt_range_deg"],
-        },
+        fallback=acquisition_fallback(),
     script:
         "../scripts/match_templates.py"
 
 
 rule pick_template_matching:
     input:
-        tomogram="results/{name}/data/model_{i}/reconstruction.mrc",
+        tomogram=model_file("reconstruction"),
         # every class and rotation chunk of tomogram {i}, class-major
         searches=expand(
             "results/{{name}}/template_matching/model_{{i}}/{pdb_id}_chunk{chunk}.json",
@@ -134,7 +118,7 @@ rule pick_template_matching:
     benchmark:
         "results/{name}/benchmarks/pick_template_matching/{method}_model_{i}.tsv"
     wildcard_constraints:
-        method=methods_regex("tm", "tm_f"),
+        method=methods_regex(*TEMPLATE_MATCHING_KINDS),
     conda:
         "../../envs/tomobench.yaml"
     threads: 1
@@ -154,27 +138,15 @@ rule pick_template_matching:
 # Training and picking are separate rules: each gets only its own sub-dict of the method's
 # config (methods.<M>.training / methods.<M>.inference), so changing an inference parameter
 # re-picks without retraining. A new learning kind registers itself in the package and is
-# added to LEARNING_KINDS.
+# listed in tomobench.methods.kinds (LEARNING_KINDS).
 # ---------------------------------------------------------------------------------------------
-LEARNING_KINDS = ("deepfinder", "mc_ds_net", "yopo", "cfn")
-LEARNING_FILES = {
-    "reconstruction": "reconstruction.mrc",
-    "class_mask": "class_mask.mrc",
-    "occupancy_mask": "occupancy_mask.mrc",
-    "grandmodel": "grandmodel.mrc",
-    "particle_locations": "particle_locations.txt",
-}
 
 
 rule train_learning:
     input:
         **{
-            key: expand(
-                "results/{{name}}/data/model_{i}/{file}",
-                i=TRAINING_IDS + VALIDATION_IDS,
-                file=file_name,
-            )
-            for key, file_name in LEARNING_FILES.items()
+            key: model_files([key], TRAINING_IDS + VALIDATION_IDS)
+            for key in TRAINING_FILES
         },
     output:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
@@ -193,8 +165,8 @@ rule train_learning:
         gpu=GPU_REQUEST,
     params:
         code=code("train_learning.py"),
-        kind=lambda wildcards: METHODS[wildcards.method]["kind"],
-        training=lambda wildcards: dict(METHODS[wildcards.method].get("training") or {}),
+        kind=method_kind,
+        training=learning_section("training"),
         seed=SEED,
         device=DEVICE,
         training_ids=TRAINING_IDS,
@@ -203,10 +175,37 @@ rule train_learning:
         "../scripts/train_learning.py"
 
 
+rule plot_training:
+    input:
+        "results/{name}/models/{method}/training.json",
+    output:
+        report(
+            "results/{name}/models/{method}/training.png",
+            category="Training",
+            caption="../report/training.rst",
+            labels={"method": "{method}"},
+        ),
+    log:
+        "results/{name}/logs/plot_training/{method}.log",
+    benchmark:
+        "results/{name}/benchmarks/plot_training/{method}.tsv"
+    wildcard_constraints:
+        method=methods_regex(*LEARNING_KINDS),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        code=code("plot_training.py"),
+    script:
+        "../scripts/plot_training.py"
+
+
 rule pick_learning:
     input:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",
-        reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
+        reconstruction=model_file("reconstruction"),
     output:
         "results/{name}/picks/{method}/model_{i}.txt",
     log:
@@ -223,10 +222,8 @@ rule pick_learning:
         gpu=GPU_REQUEST,
     params:
         code=code("pick_learning.py"),
-        kind=lambda wildcards: METHODS[wildcards.method]["kind"],
-        inference=lambda wildcards: dict(
-            METHODS[wildcards.method].get("inference") or {}
-        ),
+        kind=method_kind,
+        inference=learning_section("inference"),
         device=DEVICE,
     script:
         "../scripts/pick_learning.py"

@@ -1,5 +1,42 @@
 # Helpers of methods.smk (kept apart from the rules, as the linter asks).
 
+TM_CHUNKS = list(range(config["template_matching"]["rotation_chunks"]))
+
+
+def class_name(wildcards):
+    """The class searched by a match_templates job (its PDB id)."""
+    return wildcards.pdb_id
+
+
+def rotation_chunk(wildcards):
+    """The rotation chunk of a match_templates job."""
+    return int(wildcards.chunk)
+
+
+def acquisition_fallback():
+    """Microscope and tilt values template matching uses where a tomogram's
+    acquisition_parameters.json lacks them (tomobench.io.read_acquisition)."""
+    return {
+        "voltage_kv": config["microscope"]["voltage_kv"],
+        "spherical_aberration_mm": config["microscope"]["spherical_aberration_mm"],
+        "tilt_range_deg": config["tilt_series"]["tilt_range_deg"],
+    }
+
+
+def method_kind(wildcards):
+    """The kind of the job's method."""
+    return METHODS[wildcards.method]["kind"]
+
+
+def learning_section(section):
+    """Param function: only the ``training`` or ``inference`` sub-dict of a learning method
+    (a change of the other one does not rerun the rule)."""
+
+    def params(wildcards):
+        return dict(METHODS[wildcards.method].get(section) or {})
+
+    return params
+
 
 def method_outputs(name):
     """Every pick file (controls included), template-matching map, trained model and DoG
@@ -13,7 +50,7 @@ def method_outputs(name):
     )
     kinds = {params["kind"] for params in METHODS.values()}
     searches = []
-    if kinds & {"tm", "tm_f"}:
+    if kinds & set(TEMPLATE_MATCHING_KINDS):
         searches = expand(
             "results/{name}/template_matching/model_{i}/{pdb_id}_chunk{chunk}{suffix}",
             name=name,
@@ -26,7 +63,7 @@ def method_outputs(name):
         "results/{name}/models/{method}/{file}",
         name=name,
         method=[m for m, p in METHODS.items() if p["kind"] in LEARNING_KINDS],
-        file=("checkpoint.pt", "training.json"),
+        file=("checkpoint.pt", "training.json", "training.png"),
     )
     calibrations = [
         f"results/{name}/models/{method}/dog_calibration.json"

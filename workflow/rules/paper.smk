@@ -166,8 +166,8 @@ rule table_timings:
 rule figure_central_slice:
     input:
         unpack(central_slice_picks),
-        reconstruction=f"results/{{name}}/data/model_{TEST_IDS[0]}/reconstruction.mrc",
-        locations=f"results/{{name}}/data/model_{TEST_IDS[0]}/particle_locations.txt",
+        reconstruction=model_file("reconstruction", TEST_IDS[0]),
+        locations=model_file("particle_locations", TEST_IDS[0]),
     output:
         **figure_outputs(4),
     log:

@@ -3,19 +3,18 @@
 import re
 
 from tomobench.evaluation.controls import control_label
-from tomobench.paper.published import PAPER_NAME_BY_KIND
 
 PAPER = "results/{name}/paper"
-#: Benchmark TSVs that make up a method's inference stage, by kind (Table 7). Template matching
-#: is shared by TM and TM-F, so both count it (the paper's "TM-F/TM" row).
+#: Benchmark TSVs that make up a method's inference and training stages, by kind family
+#: (Table 7). Template matching is shared by TM and TM-F, so both count it (the paper's
+#: "TM-F/TM" row).
 INFERENCE_RULES = {
     "dog": ("pick_dog",),
-    "tm": ("match_templates", "pick_template_matching"),
-    "tm_f": ("match_templates", "pick_template_matching"),
-    **{kind: ("pick_learning",) for kind in LEARNING_KINDS},
+    "template_matching": ("match_templates", "pick_template_matching"),
+    "learning": ("pick_learning",),
 }
 TRAINING_RULES = {
-    **{kind: ("train_learning",) for kind in LEARNING_KINDS},
+    "learning": ("train_learning",),
     "dog": ("calibrate_dog",),
 }
 #: Paper tables and figures: number -> (file stem, topic). Every output, report entry and
@@ -134,7 +133,7 @@ def bootstrap_params():
 def test_particle_locations(wildcards):
     """{model_<i>: particle_locations.txt} of the test tomograms (Table 2)."""
     return {
-        f"model_{i}": f"results/{wildcards.name}/data/model_{i}/particle_locations.txt"
+        f"model_{i}": model_file("particle_locations", i, wildcards.name)
         for i in TEST_IDS
     }
 
@@ -178,16 +177,13 @@ def _runs(rule_name, params):
     )
 
 
-def _stage_benchmarks(name, rules_by_kind, stage):
+def _stage_benchmarks(name, rules_by_family):
     files = {}
     for method, params in METHODS.items():
-        if params["kind"] not in INFERENCE_RULES:
-            raise ValueError(
-                f"config key methods.{method}.kind: no {stage} timing rule known"
-            )
+        family = METHOD_KINDS[params["kind"]].family
         files[method] = [
             path
-            for rule_name in rules_by_kind.get(params["kind"], ())
+            for rule_name in rules_by_family.get(family, ())
             if _runs(rule_name, params)
             for path in _benchmark_files(rule_name, name, method)
         ]
@@ -197,8 +193,8 @@ def _stage_benchmarks(name, rules_by_kind, stage):
 def timing_benchmarks(wildcards):
     """Table 7 inputs: {"training": {method: [TSV]}, "inference": {method: [TSV]}}."""
     return {
-        "training": _stage_benchmarks(wildcards.name, TRAINING_RULES, "training"),
-        "inference": _stage_benchmarks(wildcards.name, INFERENCE_RULES, "inference"),
+        "training": _stage_benchmarks(wildcards.name, TRAINING_RULES),
+        "inference": _stage_benchmarks(wildcards.name, INFERENCE_RULES),
     }
 
 

@@ -1,12 +1,15 @@
 # Reconstruction: weighted back-projection per tomogram and a central-slice figure.
 
 
+include: "reconstruction_functions.smk"
+
+
 rule reconstruct:
     input:
-        projections="results/{name}/data/model_{i}/projections.mrc",
-        alignment="results/{name}/data/model_{i}/alignment_simulated.txt",
+        projections=rules.simulate_tilt_series.output.projections,
+        alignment=rules.simulate_tilt_series.output.alignment,
     output:
-        reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
+        reconstruction=model_file("reconstruction"),
     log:
         "results/{name}/logs/reconstruct/model_{i}.log",
     benchmark:
@@ -25,8 +28,8 @@ rule reconstruct:
 
 rule render_central_slice:
     input:
-        reconstruction="results/{name}/data/model_{i}/reconstruction.mrc",
-        class_mask="results/{name}/data/model_{i}/class_mask.mrc",
+        reconstruction=model_file("reconstruction"),
+        class_mask=model_file("class_mask"),
     output:
         report(
             "results/{name}/figures/model_{i}_central_slice.png",

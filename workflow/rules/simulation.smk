@@ -8,11 +8,11 @@ rule simulate_scene:
     input:
         unpack(potential_files),
     output:
-        grandmodel="results/{name}/data/model_{i}/grandmodel.mrc",
-        class_mask="results/{name}/data/model_{i}/class_mask.mrc",
-        occupancy_mask="results/{name}/data/model_{i}/occupancy_mask.mrc",
-        locations="results/{name}/data/model_{i}/particle_locations.txt",
-        parameters="results/{name}/data/model_{i}/scene_parameters.json",
+        grandmodel=model_file("grandmodel"),
+        class_mask=model_file("class_mask"),
+        occupancy_mask=model_file("occupancy_mask"),
+        locations=model_file("particle_locations"),
+        parameters=model_file("scene_parameters"),
         unbinned=temp("results/{name}/work/model_{i}/grandmodel_unbinned.mrc"),
     log:
         "results/{name}/logs/simulate_scene/model_{i}.log",
@@ -35,9 +35,9 @@ rule simulate_tilt_series:
     input:
         unbinned="results/{name}/work/model_{i}/grandmodel_unbinned.mrc",
     output:
-        projections="results/{name}/data/model_{i}/projections.mrc",
-        alignment="results/{name}/data/model_{i}/alignment_simulated.txt",
-        acquisition="results/{name}/data/model_{i}/acquisition_parameters.json",
+        projections=model_file("projections"),
+        alignment=model_file("alignment"),
+        acquisition=model_file("acquisition"),
     log:
         "results/{name}/logs/simulate_tilt_series/model_{i}.log",
     benchmark:

@@ -28,13 +28,9 @@ def _all_structure_sources(wildcards):
 
 def structure_outputs(name):
     """Every potential file and the Table 1 files of run ``name``."""
-    base = f"results/{name}/potentials"
-    proteins = [
-        f"{base}/{pdb}.{ext}" for pdb in PROTEIN_CLASSES for ext in ("mrc", "json")
-    ]
-    vesicles = [f"{base}/vesicle_{k}.mrc" for k in VESICLE_IDS]
-    gold = [f"{base}/gold_{k}.mrc" for k in GOLD_IDS]
+    maps = potential_paths(name)
+    metadata = [path.replace(".mrc", ".json") for path in maps["proteins"]]
     tables = [
         f"results/{name}/paper/table1_structures.{ext}" for ext in ("csv", "md", "tex")
     ]
-    return proteins + vesicles + gold + tables
+    return [path for paths in maps.values() for path in paths] + metadata + tables

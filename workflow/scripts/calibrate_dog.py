@@ -1,13 +1,14 @@
 """Learn a DoG method's scale -> class map on the training tomograms (rule calibrate_dog)."""
 
 from tomobench.errors import InputError
+from tomobench.io import write_json
 from tomobench.methods.dog import calibrate
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params = snakemake.input, snakemake.params  # noqa: F821
+log = script_logger(snakemake)
+inputs, params = snakemake.input, snakemake.params
 tomograms, occupancies, voxel_sizes_nm = [], [], []
 for volume_path, locations_path, occupancy_path in zip(
         inputs.reconstructions, inputs.locations, inputs.occupancies, strict=True):
@@ -23,7 +24,7 @@ classifier = calibrate(tomograms, voxel_size_nm, list(params.classes), dict(para
 for name, count, mean in zip(classifier.classes, classifier.counts, classifier.means,
                              strict=True):
     log.info("%-8s %4d particles: log sigma %.3f, log z %.3f", name, count, *mean)
-write_json(snakemake.output[0], classifier.to_json())  # noqa: F821
+write_json(snakemake.output[0], classifier.to_json())
 if classifier.threshold_sigma is not None:
     log.info("threshold_sigma %.1f (localisation F1 by threshold: %s)",
              classifier.threshold_sigma, classifier.threshold_scores)

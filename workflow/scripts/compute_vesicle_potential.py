@@ -4,9 +4,9 @@ from tomobench.mrc import write_mrc
 from tomobench.structures.membranes import vesicle_potential
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821
-p = snakemake.params  # noqa: F821
-k = int(snakemake.wildcards.k)  # noqa: F821
+log = script_logger(snakemake)
+p = snakemake.params
+k = int(snakemake.wildcards.k)
 potential, info = vesicle_potential(
     p.seed,
     k,
@@ -18,4 +18,4 @@ potential, info = vesicle_potential(
     absorption=p.absorption,
 )
 log.info("vesicle %d: %s", k, info)
-write_mrc(snakemake.output[0], potential, p.voxel_size_nm)  # noqa: F821
+write_mrc(snakemake.output[0], potential, p.voxel_size_nm)

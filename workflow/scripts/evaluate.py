@@ -1,18 +1,14 @@
 """Score one method's picks on one test tomogram as SHREC 2021 did (rule evaluate)."""
 
-from tomobench.evaluation.confusion import confusion_frame, write_confusion_csv
 from tomobench.evaluation.controls import check_oracle
-from tomobench.evaluation.shrec import (
-    evaluate_submission,
-    json_ready,
-    load_ground_truth,
-    write_text_report,
-)
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.evaluation.report import write_evaluation
+from tomobench.evaluation.shrec import evaluate_submission
+from tomobench.evaluation.truth import load_ground_truth
+from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
-settings = dict(snakemake.params.evaluation)  # noqa: F821
+log = script_logger(snakemake)
+inputs, outputs = snakemake.input, snakemake.output
+settings = dict(snakemake.params.evaluation)
 truth = load_ground_truth(inputs.locations, inputs.occupancy)
 log.info("ground truth %s: %d particles, volume %s", inputs.locations, len(truth.class_names),
          truth.volume_shape)
@@ -30,8 +26,6 @@ for warning in result["warnings"]:
     log.warning(warning)
 loc = result["localization"]
 log.info("%s: TP %d FP %d FN %d F1 %.5f", inputs.picks, loc["TP"], loc["FP"], loc["FN"], loc["F1"])
-if snakemake.wildcards.method == "oracle":  # noqa: F821
+if snakemake.wildcards.method == "oracle":
     check_oracle(result, f"{inputs.locations} + {inputs.occupancy}")
-write_confusion_csv(outputs.confusion, confusion_frame(result["classification"]))
-write_text_report(outputs.text, result, title=inputs.picks)
-write_json(outputs.json, json_ready(result))
+write_evaluation(result, outputs.json, outputs.text, outputs.confusion, title=inputs.picks)

@@ -5,8 +5,8 @@ from pathlib import Path
 from tomobench.formats.copick_project import write_project
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output
 folders = [Path(path).parent for path in inputs.reconstructions]
 picks = {method: {Path(path).stem: path for path in paths}
          for method, paths in params.picks.items()}

@@ -5,8 +5,8 @@ from tomobench.paper.figures import central_slice_figure, save_figure
 from tomobench.particles import read_particle_locations, read_picks
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output
 tomogram, voxel_size_nm = read_mrc(inputs.reconstruction, mmap=True)
 truth = read_particle_locations(inputs.locations)
 picks = {method: read_picks(inputs[method]) for method in params.methods}

@@ -4,8 +4,8 @@ from tomobench.paper import tables
 from tomobench.paper.figures import confusion_matrices_figure, read_molecular_weights, save_figure
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output
 combined = tables.combine_methods(params.evaluations)
 weights_kda = read_molecular_weights(inputs.potentials)
 confusions = {method: c["confusion"] for method, c in combined.items()}

@@ -4,8 +4,8 @@ from tomobench.paper import tables
 from tomobench.paper.figures import cumulative_f1_figure, save_figure
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-params, output = snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+params, output = snakemake.params, snakemake.output
 class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations))
 log.info("cumulative F1: %s", class_f1.fillna(0).sum(axis=1).to_dict())
 save_figure(cumulative_f1_figure(class_f1), output.png, output.pdf)

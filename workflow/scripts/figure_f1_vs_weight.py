@@ -4,8 +4,8 @@ from tomobench.paper import tables
 from tomobench.paper.figures import f1_vs_weight_figure, read_molecular_weights, save_figure
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output
 class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 weights_kda = read_molecular_weights(inputs.potentials)
 log.info("molecular weights (kDa): %s", weights_kda)

@@ -5,8 +5,8 @@ from tomobench.mrc import read_mrc
 from tomobench.particles import write_picks
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params = snakemake.input, snakemake.params  # noqa: F821
+log = script_logger(snakemake)
+inputs, params = snakemake.input, snakemake.params
 chunks = int(params.rotation_chunks)
 searches = []
 for k, class_name in enumerate(params.classes):
@@ -21,5 +21,5 @@ tomogram, _ = read_mrc(inputs.tomogram)
 picks, report = extract_picks(searches, tomogram, kind, method)
 for class_name, info in report.items():
     log.info("%s: %s", class_name, info)
-write_picks(snakemake.output[0], picks)  # noqa: F821
-log.info("%d picks written to %s", len(picks), snakemake.output[0])  # noqa: F821
+write_picks(snakemake.output[0], picks)
+log.info("%d picks written to %s", len(picks), snakemake.output[0])

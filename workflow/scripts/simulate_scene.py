@@ -4,22 +4,22 @@ from pathlib import Path
 
 import numpy as np
 
+from tomobench.config import scene_geometry, scene_parameters
 from tomobench.errors import InputError
+from tomobench.io import write_json
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.particles import write_particle_locations
 from tomobench.simulation.scene import (
     add_ice,
     build_scene,
     final_ground_truth,
-    scene_geometry,
-    scene_parameters,
 )
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821
-config = snakemake.params.config  # noqa: F821
-model_id = int(snakemake.wildcards.i)  # noqa: F821
-seed = int(snakemake.params.seed)  # noqa: F821
+log = script_logger(snakemake)
+config = snakemake.params.config
+model_id = int(snakemake.wildcards.i)
+seed = int(snakemake.params.seed)
 geometry = scene_geometry(config)
 parameters = scene_parameters(config)
 
@@ -36,7 +36,7 @@ def load(path):
     return data.astype(np.complex64, copy=False)
 
 
-inputs = snakemake.input  # noqa: F821
+inputs = snakemake.input
 proteins = {Path(p).stem: load(p) for p in inputs.proteins}
 vesicles = [load(p) for p in inputs.vesicles]
 gold = [load(p) for p in inputs.gold]
@@ -49,9 +49,9 @@ log.info("scene summary: %s", scene.summary)
 grandmodel, class_mask, occupancy, locations = final_ground_truth(
     scene,
     geometry,
-    workers=snakemake.threads,  # noqa: F821
+    workers=snakemake.threads,
 )
-out = snakemake.output  # noqa: F821
+out = snakemake.output
 write_mrc(out.grandmodel, grandmodel, geometry.voxel_size_nm)
 write_mrc(out.class_mask, class_mask, geometry.voxel_size_nm)
 write_mrc(out.occupancy_mask, occupancy, geometry.voxel_size_nm)

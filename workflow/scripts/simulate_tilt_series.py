@@ -2,25 +2,26 @@
 
 import numpy as np
 
+from tomobench.config import microscope as microscope_of
+from tomobench.config import tilt_series_settings
+from tomobench.io import write_json
 from tomobench.mrc import read_mrc, write_mrc
 from tomobench.simulation.alignment import write_alignment
-from tomobench.simulation.ctf import Microscope
 from tomobench.simulation.tilt_series import (
-    TiltSeriesSettings,
     draw_acquisition,
     simulate_tilt_series,
 )
-from tomobench.workflow_support import script_logger, write_json
+from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821
-config = snakemake.params.config  # noqa: F821
-model_id = int(snakemake.wildcards.i)  # noqa: F821
-seed = int(snakemake.params.seed)  # noqa: F821
-settings = TiltSeriesSettings.from_config(config)
-microscope = Microscope.from_config(config["microscope"])
+log = script_logger(snakemake)
+config = snakemake.params.config
+model_id = int(snakemake.wildcards.i)
+seed = int(snakemake.params.seed)
+settings = tilt_series_settings(config)
+microscope = microscope_of(config["microscope"])
 
 # memory-mapped: the spline coefficients are the only in-memory copy of the model
-potential, voxel_size_nm = read_mrc(snakemake.input.unbinned, mmap=True)  # noqa: F821
+potential, voxel_size_nm = read_mrc(snakemake.input.unbinned, mmap=True)
 acquisition = draw_acquisition(settings, voxel_size_nm, seed, model_id)
 log.info(
     "model %d: defocus %.3f um, dose %.2f e/A2, %d tilts",
@@ -35,11 +36,11 @@ projections = simulate_tilt_series(
     acquisition,
     settings,
     microscope,
-    device=snakemake.params.device,  # noqa: F821
-    workers=snakemake.threads,  # noqa: F821
+    device=snakemake.params.device,
+    workers=snakemake.threads,
 )
 del potential
-out = snakemake.output  # noqa: F821
+out = snakemake.output
 write_mrc(out.projections, projections, voxel_size_nm, image_stack=True)
 shifts_px = np.asarray(acquisition.shifts_nm) / voxel_size_nm
 write_alignment(out.alignment, acquisition.tilt_angles_deg, shifts_px)

@@ -14,19 +14,19 @@ from tomobench.structures.table1 import (
 )
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821
-p = snakemake.params  # noqa: F821
+log = script_logger(snakemake)
+p = snakemake.params
 table_options = Table1Options(**p.table1)
 potential_options = PotentialOptions(**p.options)
 rows = []
-for pdb_id, path in zip(p.classes, snakemake.input.structures, strict=True):  # noqa: F821
+for pdb_id, path in zip(p.classes, snakemake.input.structures, strict=True):
     row = table1_row(path, pdb_id, table_options, potential_options)
     log.info("%s: %s", pdb_id, row)
     rows.append(row)
 table = build_table(rows)
-write_text_atomic(snakemake.output.csv, table.to_csv(index=False, float_format="%.6g"))  # noqa: F821
-write_text_atomic(snakemake.output.md, to_markdown(table))  # noqa: F821
-write_text_atomic(snakemake.output.tex, to_latex(table))  # noqa: F821
+write_text_atomic(snakemake.output.csv, table.to_csv(index=False, float_format="%.6g"))
+write_text_atomic(snakemake.output.md, to_markdown(table))
+write_text_atomic(snakemake.output.tex, to_latex(table))
 caption = "Table 1: structures, tomobench / paper (relative difference)"
-write_text_atomic(snakemake.output.html, to_html(display_table(table), caption=caption))  # noqa: F821
+write_text_atomic(snakemake.output.html, to_html(display_table(table), caption=caption))
 log.info("done")

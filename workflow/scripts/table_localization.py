@@ -3,8 +3,8 @@
 from tomobench.paper import tables
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-params, output = snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+params, output = snakemake.params, snakemake.output
 combined = tables.combine_methods(params.evaluations, **params.bootstrap)
 ours = tables.localization_table(combined)
 log.info("table 3:\n%s", ours.to_string())

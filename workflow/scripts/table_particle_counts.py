@@ -4,8 +4,8 @@ from tomobench.paper import tables
 from tomobench.particles import read_particle_locations
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params, output = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+inputs, params, output = snakemake.input, snakemake.params, snakemake.output
 locations = {name: read_particle_locations(inputs[name]) for name in params.tomograms}
 ours = tables.particle_count_table(locations)
 log.info("table 2:\n%s", ours.to_string())

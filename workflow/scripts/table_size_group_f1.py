@@ -3,8 +3,8 @@
 from tomobench.paper import tables
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-params, output = snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+params, output = snakemake.params, snakemake.output
 ours = tables.size_group_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 log.info("table 6:\n%s", ours.to_string())
 tables.write_table(ours, output.csv, caption="F1 per size group (SHREC 2021 Table 6), tomobench")

@@ -4,9 +4,9 @@ from tomobench.paper import tables
 from tomobench.paper.figures import read_molecular_weights
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-output = snakemake.output  # noqa: F821
-weights_kda = read_molecular_weights(snakemake.input.potentials)  # noqa: F821
+log = script_logger(snakemake)
+output = snakemake.output
+weights_kda = read_molecular_weights(snakemake.input.potentials)
 log.info("molecular weights (kDa): %s", weights_kda)
 ours = tables.size_group_table(weights_kda)
 tables.write_table(ours, output.csv, caption="Size groups by molecular weight (kDa), tomobench")

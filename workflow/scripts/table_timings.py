@@ -3,8 +3,8 @@
 from tomobench.paper import tables, timings
 from tomobench.workflow_support import script_logger
 
-log = script_logger(snakemake)  # noqa: F821 - injected by Snakemake
-params, output = snakemake.params, snakemake.output  # noqa: F821
+log = script_logger(snakemake)
+params, output = snakemake.params, snakemake.output
 stages = params.benchmarks
 ours = timings.timing_table(stages["training"], stages["inference"])
 log.info("table 7:\n%s", ours.to_string())

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tomobench.classes import EXCLUDED_CLASSES
 from tomobench.errors import InputError
-from tomobench.evaluation.shrec import EXCLUDED_CLASSES, GroundTruth
+from tomobench.evaluation.truth import GroundTruth
 
 CONTROLS = ("oracle", "random")
 

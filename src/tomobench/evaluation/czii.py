@@ -14,11 +14,12 @@ classes; SHREC has no weights, so we report the micro F-beta (counts summed over
 macro F-beta (mean over classes with ground truth).
 
 Particle radii (:data:`PARTICLE_RADIUS_NM`): the radius of the sphere with the particle volume
-of the SHREC 2021 paper's Table 1 (density threshold 0.5), ``r = (3V / 4π)^(1/3)``. This is the
-"physical" radius the CZII metric expects (its apo-ferritin radius, 6 nm, is the molecule's
-outer radius); the paper's "effective radius" ``3V/A`` is a shape factor, smaller than the
-particle for elongated complexes. Gold fiducials: half the mean bead diameter of the run
-(default 3.5 nm, the middle of ``potential.gold_diameter_nm`` = [4, 10] nm).
+of the SHREC 2021 paper's Table 1 (density threshold 0.5), ``r = (3V / 4π)^(1/3)``
+(``tomobench.classes.SPHERE_RADIUS_NM``). This is the "physical" radius the CZII metric expects
+(its apo-ferritin radius, 6 nm, is the molecule's outer radius); the paper's "effective radius"
+``3V/A`` is a shape factor, smaller than the particle for elongated complexes. Gold fiducials:
+half the mean bead diameter of the run (default 3.5 nm, the middle of
+``potential.gold_diameter_nm`` = [4, 10] nm).
 """
 
 from __future__ import annotations
@@ -29,29 +30,12 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from tomobench.classes import CLASS_ID
+from tomobench.classes import EXCLUDED_CLASSES, SPHERE_RADIUS_NM
 
-#: Particle volumes (nm³) of Table 1 of the SHREC 2021 paper (threshold density > 0.5).
-PAPER_VOLUME_NM3 = {
-    "1S3X": 90.82, "3QM1": 127.9, "3GL1": 196.5, "3H84": 347.0, "2CG9": 401.2, "3D2F": 516.0,
-    "1U6G": 499.3, "3CF3": 1136.0, "1BXN": 1021.0, "1QVR": 1354.0, "4CR2": 2675.0,
-    "5MRC": 6372.0,
-}
 DEFAULT_FIDUCIAL_RADIUS_NM = 3.5
 
-
-def volume_equivalent_radius_nm(volume_nm3: float) -> float:
-    """Radius (nm) of the sphere with volume ``volume_nm3``."""
-    return (3.0 * volume_nm3 / (4.0 * math.pi)) ** (1.0 / 3.0)
-
-
 #: Particle radius (nm) per scored class, see the module docstring.
-PARTICLE_RADIUS_NM = {
-    **{name: volume_equivalent_radius_nm(v) for name, v in PAPER_VOLUME_NM3.items()},
-    "fiducial": DEFAULT_FIDUCIAL_RADIUS_NM,
-}
-#: Classes the CZII metric scores (the SHREC scored set).
-CZII_CLASSES = tuple(n for n in CLASS_ID if n not in ("background", "4V94", "vesicle"))
+PARTICLE_RADIUS_NM = {**SPHERE_RADIUS_NM, "fiducial": DEFAULT_FIDUCIAL_RADIUS_NM}
 
 
 def match_counts(
@@ -120,7 +104,7 @@ def czii_score(
 
     Parameters
     ----------
-    truth : tomobench.evaluation.shrec.GroundTruth
+    truth : tomobench.evaluation.truth.GroundTruth
         Class names, centres ``(n, 3)`` ``(z, y, x)`` and voxel size.
     picks : DataFrame
         Columns ``class_name, x, y, z`` in voxels.
@@ -141,7 +125,7 @@ def czii_score(
     if fiducial_radius_nm is not None:
         radii["fiducial"] = float(fiducial_radius_nm)
     radii.update(radii_nm or {})
-    classes = [n for n in truth.class_table if n not in ("background", "4V94", "vesicle")]
+    classes = [n for n in truth.class_table if n != "background" and n not in EXCLUDED_CLASSES]
     truth_names = np.array(truth.class_names, dtype=object)
     upper = {name.upper(): name for name in classes}
     pick_names = np.array([upper.get(str(n).upper(), "") for n in picks["class_name"]],

@@ -15,7 +15,7 @@ Export (:func:`export_tomogram`): one copick run per SHREC-layout tomogram folde
   ``instance_id`` = line number, since the line order decides a particle's first hit).
 
 Import (:func:`load_ground_truth`, :func:`load_picks`): points of any user/session of a run in
-voxels of a chosen voxel spacing, and a :class:`~tomobench.evaluation.shrec.GroundTruth` for the
+voxels of a chosen voxel spacing, and a :class:`~tomobench.evaluation.truth.GroundTruth` for the
 SHREC scorer. The occupancy regions come from the truth user's panoptic segmentation when there
 is one, else from balls of each pickable object's ``radius`` around its points (a voxel belongs to
 the nearest centre within radius) — the usual case for the CZII challenge and portal data.
@@ -32,6 +32,7 @@ import pandas as pd
 
 from tomobench.classes import CLASS_ID, PROTEIN_CLASSES, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
+from tomobench.io import model_files
 from tomobench.mrc import read_mrc
 from tomobench.orientation import homogeneous_matrices
 from tomobench.particles import read_particle_locations, read_picks
@@ -43,6 +44,8 @@ CLASS_SEGMENTATION = "shrec-classes"
 PARTICLE_SEGMENTATION = "shrec-particles"
 #: Multiscale levels of the exported tomograms (full, 2×, 4× binned).
 PYRAMID_LEVELS = 3
+#: The files of a tomogram folder that the export reads.
+COPICK_FILES = ("reconstruction", "particle_locations", "class_mask", "occupancy_mask")
 
 
 def require_copick():
@@ -98,23 +101,24 @@ def export_tomogram(root, folder: str | os.PathLike, picks: Mapping[str, str | o
                     *, run_name: str | None = None) -> None:
     """Write one SHREC-layout tomogram folder (and its picks per method) as a copick run."""
     folder = Path(folder)
+    files = model_files(folder, COPICK_FILES)
     run = root.new_run(run_name or folder.name, exist_ok=True)
-    tomogram, voxel_size_nm = read_mrc(folder / "reconstruction.mrc")
+    tomogram, voxel_size_nm = read_mrc(files["reconstruction"])
     spacing_A = voxel_size_nm * 10.0
     voxel_spacing = run.new_voxel_spacing(spacing_A, exist_ok=True)
     voxel_spacing.new_tomogram(TOMO_TYPE, exist_ok=True).from_numpy(
         tomogram.astype(np.float32), levels=PYRAMID_LEVELS)
 
-    truth = read_particle_locations(folder / "particle_locations.txt")
+    truth = read_particle_locations(files["particle_locations"])
     truth["instance_id"] = np.arange(1, len(truth) + 1)
     for name, group in truth.groupby("class_name", sort=False):
-        _put_points(run, _object_name(name, folder / "particle_locations.txt"), TRUTH_USER,
+        _put_points(run, _object_name(name, files["particle_locations"]), TRUTH_USER,
                     group[["x", "y", "z"]].to_numpy(float) * spacing_A,
                     homogeneous_matrices(group[["a1", "a2", "a3"]].to_numpy(float)),
                     instance_ids=group["instance_id"].to_numpy())
 
-    class_mask, _ = read_mrc(folder / "class_mask.mrc")
-    occupancy, _ = read_mrc(folder / "occupancy_mask.mrc")
+    class_mask, _ = read_mrc(files["class_mask"])
+    occupancy, _ = read_mrc(files["occupancy_mask"])
     run.new_segmentation(spacing_A, CLASS_SEGMENTATION, SESSION, is_multilabel=True,
                          user_id=TRUTH_USER, exist_ok=True).from_numpy(
         np.rint(class_mask).astype(np.uint8))
@@ -122,8 +126,8 @@ def export_tomogram(root, folder: str | os.PathLike, picks: Mapping[str, str | o
     class_of_id = np.zeros(len(truth) + 1, dtype=np.int64)
     class_of_id[1:] = [CLASS_ID[_object_name(n, folder)] for n in truth["class_name"]]
     if occupancy.max(initial=0) > len(truth):
-        raise InputError(f"{folder / 'occupancy_mask.mrc'}: id {occupancy.max()} beyond the "
-                         f"{len(truth)} particles of particle_locations.txt")
+        raise InputError(f"{files['occupancy_mask']}: id {occupancy.max()} beyond the "
+                         f"{len(truth)} particles of {files['particle_locations']}")
     run.new_segmentation(spacing_A, PARTICLE_SEGMENTATION, SESSION, user_id=TRUTH_USER,
                          is_panoptic=True, exist_ok=True).from_numpy(
         np.stack([class_of_id[occupancy], occupancy]).astype(np.uint16))
@@ -183,7 +187,7 @@ def export_run_folder(results: str | os.PathLike, out: str | os.PathLike, *,
     data = results / "data"
     names = tomograms or sorted(p.name for p in data.glob("*") if p.is_dir())
     folders = [data / name for name in names]
-    missing = [str(f) for f in folders if not (f / "reconstruction.mrc").is_file()]
+    missing = [str(f) for f in folders if not model_files(f)["reconstruction"].is_file()]
     if not folders or missing:
         raise InputError(f"{data}: no tomogram folder with reconstruction.mrc "
                          f"({', '.join(missing) or 'none found'})")
@@ -348,12 +352,12 @@ def _ball_occupancy(centres_zyx: np.ndarray, radii_vox: np.ndarray, shape) -> np
 def load_ground_truth(root, run_name: str, *, user_id: str = TRUTH_USER,
                       session_id: str | None = None, voxel_size_A: float | None = None,
                       tomo_type: str | None = None, config_path: str = ""):
-    """A :class:`~tomobench.evaluation.shrec.GroundTruth` of a copick run's truth points.
+    """A :class:`~tomobench.evaluation.truth.GroundTruth` of a copick run's truth points.
 
     ``voxel_size_A`` defaults to the run's only voxel spacing. Class ids are the positions of
     the pickable objects sorted by label (the SHREC table for tomobench's own exports).
     """
-    from tomobench.evaluation.shrec import GroundTruth
+    from tomobench.evaluation.truth import GroundTruth
 
     run = _run(root, run_name)
     if voxel_size_A is None:

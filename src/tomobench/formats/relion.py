@@ -20,7 +20,6 @@ SHREC class id (0 for a label outside the class table).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -33,7 +32,9 @@ import starfile
 from tomobench.atomic import atomic_path
 from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
+from tomobench.io import model_files, read_acquisition
 from tomobench.orientation import relion_angles_deg
+from tomobench.simulation.ctf import Microscope
 
 RELION_VERSIONS = (4, 5)
 
@@ -50,8 +51,8 @@ class TomogramGeometry:
     shape_zyx: tuple[int, int, int]
     voxel_size_nm: float
     binning: float = 1.0
-    voltage_kv: float = 300.0
-    spherical_aberration_mm: float = 2.7
+    voltage_kv: float = Microscope.voltage_kv
+    spherical_aberration_mm: float = Microscope.spherical_aberration_mm
     amplitude_contrast: float = 0.07
 
     @property
@@ -70,8 +71,8 @@ def geometry_from_folder(folder: str | os.PathLike, *, name: str | None = None,
     """
     import mrcfile
 
-    folder = Path(folder)
-    reconstruction = folder / "reconstruction.mrc"
+    files = model_files(folder, ("reconstruction", "acquisition"))
+    reconstruction = files["reconstruction"]
     if not reconstruction.is_file():
         raise InputError(f"{reconstruction}: reconstruction not found (needed for the tomogram "
                          "shape and voxel size)")
@@ -84,19 +85,17 @@ def geometry_from_folder(folder: str | os.PathLike, *, name: str | None = None,
         raise InputError(f"{reconstruction}: not a valid MRC file ({error})") from error
     if not voxel_size_nm > 0:
         raise InputError(f"{reconstruction}: no voxel size in the header (give --voxel-size-nm)")
-    values = {"binning": 1.0, "voltage_kv": 300.0, "spherical_aberration_mm": 2.7}
-    acquisition = folder / "acquisition_parameters.json"
-    if acquisition.is_file():
-        try:
-            payload = json.loads(acquisition.read_text())
-            values = {
-                "binning": voxel_size_nm / float(payload["pixel_size_nm"]),
-                "voltage_kv": float(payload["microscope"]["voltage_kv"]),
-                "spherical_aberration_mm": float(payload["microscope"]["spherical_aberration_mm"]),
-            }
-        except (ValueError, KeyError, TypeError) as error:
-            raise InputError(f"{acquisition}: no pixel_size_nm/microscope ({error})") from error
-    return TomogramGeometry(name=name or folder.name, shape_zyx=shape,
+    values = {"binning": 1.0, "voltage_kv": Microscope.voltage_kv,
+              "spherical_aberration_mm": Microscope.spherical_aberration_mm}
+    if files["acquisition"].is_file():
+        acquisition = read_acquisition(files["acquisition"], required=(
+            "pixel_size_nm", "voltage_kv", "spherical_aberration_mm"))
+        values = {
+            "binning": voxel_size_nm / acquisition["pixel_size_nm"],
+            "voltage_kv": acquisition["voltage_kv"],
+            "spherical_aberration_mm": acquisition["spherical_aberration_mm"],
+        }
+    return TomogramGeometry(name=name or Path(folder).name, shape_zyx=shape,
                             voxel_size_nm=voxel_size_nm, amplitude_contrast=amplitude_contrast,
                             **values)
 

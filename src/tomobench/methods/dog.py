@@ -19,8 +19,8 @@ The gold fiducials' z (tens of σ) makes them a class of their own. ``calibratio
 uses the geometric rule instead (the class whose radius is nearest ``√3 σ`` in log ratio).
 
 Class radii (the scale range, the pick distance and the ``radii`` rule) default to
-``VOLUME_RADII_NM``: the radius of the sphere with the volume of the paper's Table 1
-(``(3V / 4π)^(1/3)``, volume of the density thresholded at 0.5).
+``tomobench.classes.SPHERE_RADIUS_NM``: the radius of the sphere with the volume of the paper's
+Table 1 (``(3V / 4π)^(1/3)``, volume of the density thresholded at 0.5).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from tomobench.classes import SPHERE_RADIUS_NM
 from tomobench.errors import InputError
 from tomobench.methods.peaks import (
     ball_offsets,
@@ -39,13 +40,6 @@ from tomobench.methods.peaks import (
     non_overlapping,
     subvoxel_offsets,
 )
-
-#: (3V/4π)^(1/3) in nm from the volumes of Table 1 of the SHREC 2021 paper.
-VOLUME_RADII_NM: dict[str, float] = {
-    "1S3X": 2.79, "3QM1": 3.13, "3GL1": 3.61, "3H84": 4.36, "2CG9": 4.58, "3D2F": 4.98,
-    "1U6G": 4.92, "3CF3": 6.47, "1BXN": 6.25, "1QVR": 6.86, "4CR2": 8.61, "5MRC": 11.5,
-}
-
 
 #: Parameters of a ``dog`` method entry and their defaults.
 DOG_DEFAULTS = {
@@ -97,8 +91,8 @@ def pick(tomogram: np.ndarray, voxel_size_nm: float, classes: list[str], params:
 
 def class_radii_nm(classes: list[str], radii_nm: dict[str, float] | None = None
                    ) -> dict[str, float]:
-    """Radius (nm) of each class: ``radii_nm`` entries override ``VOLUME_RADII_NM``."""
-    table = {**VOLUME_RADII_NM, **(radii_nm or {})}
+    """Radius (nm) of each class: ``radii_nm`` entries override ``SPHERE_RADIUS_NM``."""
+    table = {**SPHERE_RADIUS_NM, **(radii_nm or {})}
     missing = [c for c in classes if c not in table]
     if missing:
         raise InputError(f"methods.<DoG>.radii_nm: no radius for classes {missing}")
@@ -318,7 +312,8 @@ THRESHOLD_GRID = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 
 def _threshold_scores(tomograms, occupancies, voxel_size_nm, classes, options, classifier):
     """``[[threshold, localisation F1], ...]`` over ``THRESHOLD_GRID`` on annotated tomograms."""
-    from tomobench.evaluation.shrec import GroundTruth, score_picks
+    from tomobench.evaluation.shrec import score_picks
+    from tomobench.evaluation.truth import GroundTruth
 
     counts = np.zeros((len(THRESHOLD_GRID), 3))  # TP, FP, FN per threshold
     for (volume, locations), occupancy in zip(tomograms, occupancies, strict=True):

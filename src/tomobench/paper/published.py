@@ -6,12 +6,11 @@ Typed from Tables 2–7 of the paper. Class names are the SHREC names of
 
 from __future__ import annotations
 
+from tomobench.classes import SIZE_GROUPS, SIZE_ORDER, size_group_label
+
 #: Paper method names in the order of its tables.
 PAPER_METHODS = ("URFinder", "DeepFinder", "U-CLSTM", "MC DS Net", "YOPO", "CFN", "TM-F", "TM")
 
-#: Our method kinds that re-implement a paper method.
-PAPER_NAME_BY_KIND = {"tm": "TM", "tm_f": "TM-F", "deepfinder": "DeepFinder",
-                      "mc_ds_net": "MC DS Net", "yopo": "YOPO", "cfn": "CFN"}
 
 #: Table 2: particles per class in the test tomogram (model_9).
 TABLE2_TEST_COUNTS = {
@@ -33,8 +32,7 @@ TABLE3_LOCALIZATION = {
 }
 
 #: Table 4: per-class F1 (columns light to heavy, then fiducial).
-TABLE4_CLASSES = ("1S3X", "3QM1", "3GL1", "3H84", "2CG9", "3D2F", "1U6G", "3CF3", "1BXN", "1QVR",
-                  "4CR2", "5MRC", "fiducial")
+TABLE4_CLASSES = (*SIZE_ORDER, "fiducial")
 TABLE4_CLASS_F1 = {
     "URFinder": (0.000, 0.423, 0.453, 0.600, 0.542, 0.672, 0.673, 0.867, 0.967, 0.860, 0.926,
                  0.954, 0.429),
@@ -54,12 +52,9 @@ TABLE4_CLASS_F1 = {
            0.900),
 }
 
-#: Table 5: size groups by molecular weight (kDa).
-TABLE5_SIZE_GROUPS = {
-    "small": ("<200", ("1S3X", "3QM1", "3GL1", "3H84", "2CG9")),
-    "medium": ("200-600", ("3D2F", "1U6G", "3CF3", "1BXN", "1QVR")),
-    "large": ("600+", ("4CR2", "5MRC")),
-}
+#: Table 5: size groups by molecular weight (kDa): the class table's groups and bounds.
+TABLE5_SIZE_GROUPS = {group: (size_group_label(group), members)
+                      for group, members in SIZE_GROUPS.items()}
 
 #: Table 6: mean F1 per size group.
 TABLE6_GROUP_F1 = {

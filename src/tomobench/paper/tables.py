@@ -11,7 +11,6 @@ missing, an interval as ``0.630 [0.570, 0.690]``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,8 @@ from tomobench.errors import InputError
 from tomobench.evaluation.bootstrap import Units, bootstrap_intervals
 from tomobench.evaluation.confusion import add_confusions, confusion_frame, one_vs_rest_statistics
 from tomobench.evaluation.czii import czii_from_counts
+from tomobench.io import read_json
+from tomobench.methods.kinds import PAPER_NAME_BY_KIND
 from tomobench.paper import published
 
 LOCALIZATION_COLUMNS = ("RR", "TP", "FP", "FN", "MH", "RO", "AD", "Recall", "Precision",
@@ -37,16 +38,12 @@ GROUP_TITLES = {"small": "Small", "medium": "Medium", "large": "Large"}
 
 def paper_name(method: str, params: Mapping) -> str | None:
     """The paper's name for a configured method: its ``paper_name`` key, else by its kind."""
-    return params.get("paper_name") or published.PAPER_NAME_BY_KIND.get(params.get("kind"))
+    return params.get("paper_name") or PAPER_NAME_BY_KIND.get(params.get("kind"))
 
 
 def load_evaluation(path: str | os.PathLike) -> dict:
     """Read one evaluation JSON written by the ``evaluate`` rule."""
-    path = Path(path)
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"{path}: cannot read evaluation JSON ({error})") from error
+    result = read_json(path, "evaluation JSON")
     for key in ("localization", "classification"):
         if key not in result:
             raise InputError(f"{path}: not an evaluation file (no {key!r} block)")

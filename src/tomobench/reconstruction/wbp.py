@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
+from tomobench.fourier import frequency_axes
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,8 +41,7 @@ class ReconstructionGeometry:
 
 def wbp_filter(shape: tuple[int, int], cutoff_fraction: float, edge_fraction: float) -> np.ndarray:
     """Ramp × soft low-pass × Nyquist mask for ``rfft2`` of a binned ``(ny, nx)`` image."""
-    ky = np.fft.fftfreq(shape[0])[:, None] / 0.5
-    kx = np.fft.rfftfreq(shape[1])[None, :] / 0.5
+    ky, kx = (k / 0.5 for k in frequency_axes(shape, real=True))  # fractions of Nyquist
     radius = np.sqrt(ky**2 + kx**2)
     lowpass = np.ones_like(radius)
     beyond = radius > cutoff_fraction
@@ -62,8 +63,7 @@ def filter_projection(
     mean = float(image.mean())
     contrast = (image - mean) / (mean if mean != 0 else 1.0)
     spectrum = sfft.rfft2(contrast.astype(np.float32))
-    ky = np.fft.fftfreq(ny)[:, None]
-    kx = np.fft.rfftfreq(nx)[None, :]
+    ky, kx = frequency_axes((ny, nx), real=True)
     spectrum *= np.exp(2j * np.pi * (kx * shift_px[0] + ky * shift_px[1])).astype(np.complex64)
     rows = np.r_[0 : my // 2, ny - my // 2 : ny] if my > 1 else np.array([0])
     cropped = spectrum[rows][:, : mx // 2 + 1]

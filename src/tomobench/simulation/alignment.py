@@ -11,12 +11,11 @@ the stack and the 0-based section, ``projections.mrc:<i>``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from tomobench.atomic import write_text_atomic
 from tomobench.errors import InputError
+from tomobench.io import text_rows
 
 HEADER = (
     "# tomobench simulated alignment (PyTom alignment-results layout)\n"
@@ -39,25 +38,18 @@ def write_alignment(path, tilt_angles_deg, shifts_px, stack_name: str = "project
 
 def read_alignment(path) -> tuple[np.ndarray, np.ndarray]:
     """Return nominal tilt angles (n,) in degrees and simulated shifts (n, 2) = (x, y) pixels."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: alignment file not found")
     angles, shifts = [], []
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            try:
-                tx, ty, angle, rotation, magnification = (float(v) for v in fields[:5])
-            except ValueError as error:
-                raise InputError(f"{path}:{number}: expected 5 numbers first ({error})") from error
-            if len(fields) < 5:
-                raise InputError(f"{path}:{number}: expected at least 5 columns")
-            if rotation != 0 or magnification != 1:
-                raise InputError(f"{path}:{number}: rotation/magnification corrections unsupported")
-            angles.append(-angle)
-            shifts.append((-tx, -ty))
+    for number, fields, _ in text_rows(path, what="alignment file"):
+        if len(fields) < 5:
+            raise InputError(f"{path}:{number}: expected at least 5 columns")
+        try:
+            tx, ty, angle, rotation, magnification = (float(v) for v in fields[:5])
+        except ValueError as error:
+            raise InputError(f"{path}:{number}: expected 5 numbers first ({error})") from error
+        if rotation != 0 or magnification != 1:
+            raise InputError(f"{path}:{number}: rotation/magnification corrections unsupported")
+        angles.append(-angle)
+        shifts.append((-tx, -ty))
     if not angles:
         raise InputError(f"{path}: no alignment rows")
     return np.array(angles), np.array(shifts)

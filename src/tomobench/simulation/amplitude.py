@@ -12,36 +12,29 @@ mean (DC) are kept.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from tomobench.errors import InputError
+from tomobench.fourier import frequency_magnitude
+from tomobench.io import text_rows
 
 
 def read_amplitude_profile(path) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(frequency_per_nm, amplitude)`` arrays; bad content names file:line."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: amplitude profile not found (tilt_series.amplitude_profile)")
     frequencies, amplitudes = [], []
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            try:
-                frequency, amplitude = (float(v) for v in fields)
-            except ValueError:
-                raise InputError(
-                    f"{path}:{number}: expected 'frequency_per_nm amplitude', got {line.rstrip()!r}"
-                ) from None
-            if frequency < 0 or amplitude < 0 or not np.isfinite(frequency + amplitude):
-                raise InputError(f"{path}:{number}: values must be finite and >= 0")
-            if frequencies and frequency <= frequencies[-1]:
-                raise InputError(f"{path}:{number}: frequencies must increase strictly")
-            frequencies.append(frequency)
-            amplitudes.append(amplitude)
+    for number, fields, line in text_rows(path, what="amplitude profile"):
+        try:
+            frequency, amplitude = (float(v) for v in fields)
+        except ValueError:
+            raise InputError(
+                f"{path}:{number}: expected 'frequency_per_nm amplitude', got {line!r}"
+            ) from None
+        if frequency < 0 or amplitude < 0 or not np.isfinite(frequency + amplitude):
+            raise InputError(f"{path}:{number}: values must be finite and >= 0")
+        if frequencies and frequency <= frequencies[-1]:
+            raise InputError(f"{path}:{number}: frequencies must increase strictly")
+        frequencies.append(frequency)
+        amplitudes.append(amplitude)
     if len(frequencies) < 2:
         raise InputError(f"{path}: need at least two profile rows")
     return np.array(frequencies), np.array(amplitudes)
@@ -52,10 +45,9 @@ def scale_to_profile(image: np.ndarray, pixel_size_nm: float, profile) -> np.nda
     frequencies, amplitudes = profile
     ny, nx = image.shape
     spectrum = np.fft.rfft2(image.astype(np.float64))
-    ky = np.fft.fftfreq(ny, d=pixel_size_nm)[:, None]
-    kx = np.fft.rfftfreq(nx, d=pixel_size_nm)[None, :]
     ring_width = 1.0 / (max(ny, nx) * pixel_size_nm)
-    rings = np.rint(np.sqrt(ky**2 + kx**2) / ring_width).astype(np.int64)
+    rings = np.rint(frequency_magnitude(image.shape, pixel_size_nm, real=True)
+                    / ring_width).astype(np.int64)
     magnitude = np.abs(spectrum)
     sums = np.bincount(rings.ravel(), magnitude.ravel())
     counts = np.bincount(rings.ravel())

@@ -1,8 +1,9 @@
 """Complex contrast transfer function with envelopes (after Vulovic et al. 2013, SHREC'21).
 
 Conventions: defocus Δf > 0 is underfocus. The wave transfer is
-``H(k) = exp(−iχ(k)) · E_chromatic · E_spatial · A_objective`` with
-``χ = π (½ Cs λ³ k⁴ − Δf λ k²)``; a positive potential then images dark at low frequency
+``H(k) = exp(−iχ(k)) · E_chromatic · E_spatial · A_objective`` with the wave aberration
+``χ = π (½ Cs λ³ k⁴ − Δf λ k²)`` of :func:`tomobench.optics.aberration_phase`; a positive
+potential then images dark at low frequency
 (intensity contrast ``−2 σ V̂ sin(π Δf λ k²)`` in the weak-phase limit). Amplitude contrast is
 not a CTF term: it comes from the imaginary (absorption) potential.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tomobench.simulation.physics import electron_wavelength_nm
+from tomobench.fourier import frequency_axes
+from tomobench.optics import aberration_phase, electron_wavelength_nm
 
 
 @dataclass(frozen=True)
@@ -29,25 +31,10 @@ class Microscope:
     objective_aperture_um: float = 100.0
     focal_length_mm: float = 4.7
 
-    @classmethod
-    def from_config(cls, section: dict) -> Microscope:
-        keys = cls.__dataclass_fields__
-        return cls(**{k: float(section[k]) for k in keys if k in section})
-
 
 def frequency_grid(shape: tuple[int, int], pixel_size_nm: float, xp=np):
-    """Spatial frequencies ``(ky, kx)`` in 1/nm for a full FFT of ``shape = (ny, nx)``."""
-    ky = xp.fft.fftfreq(shape[0], d=pixel_size_nm).astype(xp.float32)
-    kx = xp.fft.fftfreq(shape[1], d=pixel_size_nm).astype(xp.float32)
-    return ky[:, None], kx[None, :]
-
-
-def aberration_phase(k_per_nm, defocus_nm: float, microscope: Microscope, xp=np):
-    """χ(k) in radians for frequencies ``k_per_nm`` (any shape)."""
-    wavelength = electron_wavelength_nm(microscope.voltage_kv)
-    cs_nm = microscope.spherical_aberration_mm * 1e6
-    k2 = k_per_nm**2
-    return math.pi * (0.5 * cs_nm * wavelength**3 * k2**2 - defocus_nm * wavelength * k2)
+    """Spatial frequencies ``(ky, kx)`` in 1/nm (float32) for a full FFT of ``(ny, nx)``."""
+    return frequency_axes(shape, pixel_size_nm, xp=xp, dtype=xp.float32)
 
 
 def complex_ctf(shape, pixel_size_nm: float, defocus_nm: float, microscope: Microscope, xp=np):
@@ -57,7 +44,8 @@ def complex_ctf(shape, pixel_size_nm: float, defocus_nm: float, microscope: Micr
     k = xp.sqrt(k2)
     wavelength = electron_wavelength_nm(microscope.voltage_kv)
     cs_nm = microscope.spherical_aberration_mm * 1e6
-    chi = aberration_phase(k, defocus_nm, microscope, xp)
+    chi = aberration_phase(k, defocus_nm, microscope.voltage_kv,
+                           microscope.spherical_aberration_mm)
     # Temporal coherence: focal spread δ = Cc ΔE / V.
     focal_spread_nm = (
         microscope.chromatic_aberration_mm

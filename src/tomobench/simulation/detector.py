@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tomobench.fourier import frequency_magnitude
 from tomobench.simulation.noise import poisson_counts
 
 K2_MTF_PARAMS = (-0.5276, 1.1445, 0.7021, 1.0353)
@@ -48,10 +49,8 @@ def detector_filters(shape: tuple[int, int], detector: str):
         return None, None
     if detector != "K2":
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.rfftfreq(shape[1])[None, :]
     # cycles/pixel -> fraction of the image Nyquist (0.5) -> fraction of the detector Nyquist
-    x = np.sqrt(ky**2 + kx**2) / 0.5 / DETECTOR_OVERSAMPLING
+    x = frequency_magnitude(shape, real=True) / 0.5 / DETECTOR_OVERSAMPLING
     mtf, dqe = sinc2_curve(x, K2_MTF_PARAMS), np.clip(sinc2_curve(x, K2_DQE_PARAMS), 1e-7, None)
     mtf0, dqe0 = sinc2_curve(0.0, K2_MTF_PARAMS), sinc2_curve(0.0, K2_DQE_PARAMS)
     signal = np.sqrt(dqe0 * dqe)

@@ -27,14 +27,11 @@ from scipy.spatial import ConvexHull, QhullError
 from tomobench import seeding
 from tomobench.classes import class_id
 from tomobench.errors import InputError
+from tomobench.fourier import fourier_bin
 from tomobench.particles import LOCATION_COLUMNS
-from tomobench.simulation.physics import ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v
-from tomobench.simulation.resample import fourier_bin
-from tomobench.simulation.rotation import (
-    ORIENTATION_SAMPLINGS,
-    Rotator,
-    sample_euler_angles_deg,
-)
+from tomobench.simulation.rotation import Rotator, sample_euler_angles_deg
+from tomobench.structures.absorption import absorption_potential_v
+from tomobench.structures.potential import ICE_POTENTIAL_V
 
 logger = logging.getLogger(__name__)
 
@@ -100,27 +97,6 @@ class SceneGeometry:
         return (self.size_z_voxels, self.size_xy_voxels, self.size_xy_voxels)
 
 
-def scene_geometry(config: dict) -> SceneGeometry:
-    """Build and check the geometry from a (validated) config; bad values name their key."""
-    tomograms, scene = config["tomograms"], config["scene"]
-    geometry = SceneGeometry(
-        size_xy_voxels=int(tomograms["size_xy_voxels"]),
-        size_z_voxels=int(tomograms["size_z_voxels"]),
-        voxel_size_nm=float(tomograms["voxel_size_nm"]),
-        binning=int(tomograms["binning"]),
-        ice_thickness_nm=float(scene["ice_thickness_nm"]),
-    )
-    if geometry.ice_voxels < 1:
-        raise InputError(f"scene.ice_thickness_nm: {geometry.ice_thickness_nm} nm is < 1 voxel")
-    if geometry.ice_voxels > geometry.size_z_voxels:
-        raise InputError(
-            f"scene.ice_thickness_nm: {geometry.ice_thickness_nm} nm "
-            f"({geometry.ice_voxels} voxels) "
-            f"does not fit tomograms.size_z_voxels = {geometry.size_z_voxels}"
-        )
-    return geometry
-
-
 @dataclass(frozen=True)
 class SceneParameters:
     """What a scene is made of (config ``scene`` section + faithful switches)."""
@@ -129,7 +105,7 @@ class SceneParameters:
     fiducials_per_tomogram: tuple[int, int]
     vesicles_per_tomogram: tuple[int, int]
     orientation_sampling: str = "uniform"
-    max_placement_attempts: int = 200
+    max_placement_attempts: int = 5000
     motion_blur_sigma_nm: float = 0.4
     voltage_kv: float = 300.0
     #: faithful.threshold_rotated_potentials: zero real values below the organisers'
@@ -137,31 +113,6 @@ class SceneParameters:
     threshold_rotated_potentials: bool = False
     #: faithful.ice_imaginary_only: add only the imaginary ice potential (2022 code).
     ice_imaginary_only: bool = False
-
-
-def scene_parameters(config: dict) -> SceneParameters:
-    """Scene parameters from a validated config (``faithful`` section optional)."""
-    scene, faithful = config["scene"], config.get("faithful") or {}
-    for key in ("proteins_per_tomogram", "fiducials_per_tomogram", "vesicles_per_tomogram"):
-        low, high = scene[key]
-        if low > high:
-            raise InputError(f"scene.{key}: minimum {low} > maximum {high}")
-    if scene["orientation_sampling"] not in ORIENTATION_SAMPLINGS:
-        raise InputError(f"scene.orientation_sampling: must be one of {ORIENTATION_SAMPLINGS}")
-    sampling = scene["orientation_sampling"]
-    if faithful.get("orientation_bias", False):
-        sampling = "faithful"
-    return SceneParameters(
-        proteins_per_tomogram=tuple(scene["proteins_per_tomogram"]),
-        fiducials_per_tomogram=tuple(scene["fiducials_per_tomogram"]),
-        vesicles_per_tomogram=tuple(scene["vesicles_per_tomogram"]),
-        orientation_sampling=sampling,
-        max_placement_attempts=int(scene["max_placement_attempts"]),
-        motion_blur_sigma_nm=float(scene["motion_blur_sigma_nm"]),
-        voltage_kv=float(config["microscope"]["voltage_kv"]),
-        threshold_rotated_potentials=bool(faithful.get("threshold_rotated_potentials", False)),
-        ice_imaginary_only=bool(faithful.get("ice_imaginary_only", False)),
-    )
 
 
 @dataclass
@@ -410,7 +361,7 @@ def _motion_blur(potential: np.ndarray, sigma_voxels: float) -> None:
 def add_ice(potential: np.ndarray, voltage_kv: float, imaginary_only: bool = False) -> None:
     """Add the amorphous-ice background (4.5301 V real, absorption imaginary) in place."""
     ice = complex(
-        0.0 if imaginary_only else ICE_REAL_POTENTIAL_V, ice_imaginary_potential_v(voltage_kv)
+        0.0 if imaginary_only else ICE_POTENTIAL_V, absorption_potential_v("ice", voltage_kv)
     )
     potential += np.complex64(ice)
 

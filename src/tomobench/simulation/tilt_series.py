@@ -24,15 +24,12 @@ import numpy as np
 
 from tomobench import seeding
 from tomobench.backend import array_module, to_numpy
-from tomobench.errors import InputError
+from tomobench.fourier import frequency_axes
+from tomobench.optics import electron_wavelength_nm, interaction_constant_rad_per_v_nm
 from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
 from tomobench.simulation.ctf import Microscope, complex_ctf
-from tomobench.simulation.detector import DETECTORS, detect
+from tomobench.simulation.detector import detect
 from tomobench.simulation.multislice import fft2, fresnel_propagator, transmit_and_propagate
-from tomobench.simulation.physics import (
-    electron_wavelength_nm,
-    interaction_constant_rad_per_v_nm,
-)
 from tomobench.simulation.projector import SlabProjector, spline_coefficients
 
 logger = logging.getLogger(__name__)
@@ -59,34 +56,6 @@ class TiltSeriesSettings:
     def __post_init__(self) -> None:
         if np.isscalar(self.shift_sigma_nm):  # one value: a fixed σ for every tomogram
             object.__setattr__(self, "shift_sigma_nm", (float(self.shift_sigma_nm),) * 2)
-
-    @classmethod
-    def from_config(cls, config: dict) -> TiltSeriesSettings:
-        series, microscope = config["tilt_series"], config["microscope"]
-        faithful = config.get("faithful") or {}
-        shift_sigma = series["shift_sigma_nm"]
-        shift_sigma = shift_sigma if isinstance(shift_sigma, list) else [shift_sigma] * 2
-        for key, (low, high) in (("tilt_series.dose_e_per_A2", series["dose_e_per_A2"]),
-                                 ("microscope.defocus_um", microscope["defocus_um"]),
-                                 ("tilt_series.shift_sigma_nm", shift_sigma)):
-            if low > high:
-                raise InputError(f"{key}: minimum {low} > maximum {high}")
-        if microscope["detector"] not in DETECTORS:
-            raise InputError(f"microscope.detector: must be one of {DETECTORS}")
-        return cls(
-            tilt_range_deg=tuple(float(v) for v in series["tilt_range_deg"]),
-            tilt_count=int(series["tilt_count"]),
-            dose_e_per_A2=tuple(float(v) for v in series["dose_e_per_A2"]),
-            defocus_um=tuple(float(v) for v in microscope["defocus_um"]),
-            defocus_jitter_um=float(microscope["defocus_jitter_um"]),
-            slice_thickness_nm=float(series["slice_thickness_nm"]),
-            shift_sigma_nm=tuple(float(v) for v in shift_sigma),
-            noise=bool(series["noise"]),
-            detector=str(microscope["detector"]),
-            amplitude_profile=series.get("amplitude_profile"),
-            defocus_centring_sign=bool(faithful.get("defocus_centring_sign", False)),
-            correlated_ranged_draws=bool(faithful.get("correlated_ranged_draws", False)),
-        )
 
 
 @dataclass
@@ -159,8 +128,7 @@ def draw_acquisition(settings: TiltSeriesSettings, pixel_size_nm: float, seed: i
 
 def shift_ramp(shape, shift_px: tuple[float, float]) -> np.ndarray:
     """Fourier phase ramp moving an image by ``(dx, dy)`` pixels, FFT order, complex64."""
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.fftfreq(shape[1])[None, :]
+    ky, kx = frequency_axes(shape)
     return np.exp(-2j * np.pi * (kx * shift_px[0] + ky * shift_px[1])).astype(np.complex64)
 
 

@@ -3,7 +3,7 @@
 Following Vulovic et al. 2013 (J. Struct. Biol. 183, 19-32, eq. 8 and the InSilicoTEM code) as
 used by the SHREC'21 simulator:
 
-    V_im = 1 / (2 σ Λ_in),   σ = 2π m λ e / h²  (interaction constant, relativistic m),
+    V_im = 1 / (2 σ Λ_in),   σ the interaction constant (:mod:`tomobench.optics`),
     Λ_in = 1 / (N σ_in),     N = number density of "molecules" of mass ``mass_per_unit_da``,
 
 with Langmore-Smith type inelastic cross sections (mean energy loss E_loss = 20 eV,
@@ -24,16 +24,14 @@ import math
 from dataclasses import dataclass
 
 from tomobench.errors import InputError
-from tomobench.structures.scattering_factors import (
+from tomobench.optics import (
     AVOGADRO_PER_MOL,
-    ELECTRON_MASS_KG,
-    ELEMENTARY_CHARGE_C,
-    PLANCK_J_S,
-    SPEED_OF_LIGHT_M_S,
+    REST_ENERGY_EV,
+    beta_squared,
+    interaction_constant_rad_per_v_m,
 )
 
 MEAN_ENERGY_LOSS_EV = 20.0
-REST_ENERGY_EV = ELECTRON_MASS_KG * SPEED_OF_LIGHT_M_S**2 / ELEMENTARY_CHARGE_C
 
 
 @dataclass(frozen=True)
@@ -53,31 +51,6 @@ MATERIALS = {
     "gold": Material(19.3, 196.967, ("element", 79)),
     "carbon": Material(2.0, 12.0, ("element", 6)),
 }
-
-
-def beta_squared(voltage_v: float) -> float:
-    """(v/c)² of electrons accelerated by ``voltage_v``."""
-    return 1.0 - (REST_ENERGY_EV / (voltage_v + REST_ENERGY_EV)) ** 2
-
-
-def wavelength_m(voltage_v: float) -> float:
-    """Relativistic electron wavelength (m)."""
-    energy_j = voltage_v * ELEMENTARY_CHARGE_C
-    momentum = math.sqrt(
-        2.0
-        * ELECTRON_MASS_KG
-        * energy_j
-        * (1.0 + energy_j / (2 * ELECTRON_MASS_KG * SPEED_OF_LIGHT_M_S**2))
-    )
-    return PLANCK_J_S / momentum
-
-
-def interaction_constant_rad_per_v_m(voltage_v: float) -> float:
-    """σ = 2π m λ e / h² with the relativistic mass (rad V⁻¹ m⁻¹)."""
-    mass = ELECTRON_MASS_KG * (
-        1.0 + voltage_v * ELEMENTARY_CHARGE_C / (ELECTRON_MASS_KG * SPEED_OF_LIGHT_M_S**2)
-    )
-    return 2.0 * math.pi * mass * wavelength_m(voltage_v) * ELEMENTARY_CHARGE_C / PLANCK_J_S**2
 
 
 def _log_term(voltage_v: float) -> float:

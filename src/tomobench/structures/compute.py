@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tomobench.classes import TABLE1
 from tomobench.errors import InputError
 from tomobench.structures.assembly import AtomicModel, load_atomic_model
 from tomobench.structures.density_maps import assembly_mass_kda, check_extent, map_potential
-from tomobench.structures.paper_values import TABLE1
 from tomobench.structures.potential import PotentialOptions, atomic_potential
 from tomobench.structures.sources import source_kind
 from tomobench.structures.table1 import Table1Options, shape_metrics, table1_map
@@ -28,7 +28,7 @@ def check_atomic_model(model: AtomicModel, pdb_id: str, path: str | os.PathLike)
     mass_kda = model.molecular_weight_kda()
     reference = TABLE1.get(pdb_id.upper())
     if reference is not None:
-        expected = reference[1]
+        expected = reference.molecular_weight_kda
         low, high = MASS_RATIO_RANGE
         if not low * expected <= mass_kda <= high * expected:
             raise InputError(

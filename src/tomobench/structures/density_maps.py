@@ -24,8 +24,10 @@ import os
 import numpy as np
 from scipy import ndimage
 
+from tomobench.classes import TABLE1
 from tomobench.errors import InputError
 from tomobench.mrc import read_mrc
+from tomobench.optics import AVOGADRO_PER_MOL
 from tomobench.structures.absorption import absorption_potential_v
 from tomobench.structures.potential import (
     ICE_POTENTIAL_V,
@@ -33,17 +35,10 @@ from tomobench.structures.potential import (
     bin_volume,
     cube_size_voxels,
 )
-from tomobench.structures.scattering_factors import (
-    AVOGADRO_PER_MOL,
-    atom_potential_integral_v_nm3,
-)
+from tomobench.structures.scattering_factors import atom_potential_integral_v_nm3
 
 AVERAGE_PROTEIN_COMPOSITION = {"H": 498, "C": 321, "N": 85, "O": 95, "S": 2}
 PROTEIN_DENSITY_G_CM3 = 1.35
-
-#: Molecular masses (kDa) of the assemblies that are available offline only as maps: the values
-#: of the SHREC 2021 paper's Table 1 (computed there from the deposited models).
-ASSEMBLY_MASS_KDA = {"4CR2": 1309.28, "5MRC": 3325.59}
 
 
 def _protein_potential_per_kda() -> float:
@@ -93,14 +88,15 @@ def check_extent(path: str | os.PathLike, mass_kda: float, max_radius_nm: float)
 
 
 def assembly_mass_kda(pdb_id: str) -> float:
-    """Known assembly mass (kDa) of a map-only class, or ``InputError``."""
+    """Assembly mass (kDa) of a class given as a map: the paper's Table 1 mass (computed there
+    from the deposited models), or ``InputError``."""
     key = pdb_id.upper()
-    if key not in ASSEMBLY_MASS_KDA:
+    if key not in TABLE1:
         raise InputError(
-            f"structures.classes: no molecular mass known for map-only class {pdb_id} "
-            f"(known: {sorted(ASSEMBLY_MASS_KDA)}); provide an atomic model instead"
+            f"structures.classes: no molecular mass known for map class {pdb_id} "
+            f"(known: {sorted(TABLE1)}); provide an atomic model instead"
         )
-    return ASSEMBLY_MASS_KDA[key]
+    return TABLE1[key].molecular_weight_kda
 
 
 def map_potential(

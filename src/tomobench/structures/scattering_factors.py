@@ -19,12 +19,12 @@ import math
 import numpy as np
 
 from tomobench.errors import InputError
-
-PLANCK_J_S = 6.62607015e-34
-ELECTRON_MASS_KG = 9.1093837015e-31
-ELEMENTARY_CHARGE_C = 1.602176634e-19
-SPEED_OF_LIGHT_M_S = 299792458.0
-AVOGADRO_PER_MOL = 6.02214076e23
+from tomobench.optics import (
+    AVOGADRO_PER_MOL,
+    ELECTRON_MASS_KG,
+    ELEMENTARY_CHARGE_C,
+    PLANCK_J_S,
+)
 
 #: K = h² / (2π mₑ e) as V·nm³ of potential integral per Å of Σa_j (rest mass, SI 2019).
 POTENTIAL_INTEGRAL_V_NM3_PER_A = (

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import ndimage
 from skimage.measure import marching_cubes, mesh_surface_area
 
-from tomobench.structures.paper_values import TABLE1_COLUMNS, paper_row
+from tomobench.classes import BY_NAME, TABLE1_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def build_table(rows: list[dict]) -> pd.DataFrame:
     """
     records = []
     for row in rows:
-        paper = paper_row(row["pdb_id"])
+        paper = BY_NAME[row["pdb_id"].upper()].table1_row()
         record = {"pdb_id": row["pdb_id"], "name": paper["name"], "source": row["source_kind"]}
         for column in TABLE1_COLUMNS:
             ours, theirs = float(row[column]), float(paper[column])

@@ -6,7 +6,7 @@ Importing this package registers the built-in kinds (``deepfinder``, ``mc_ds_net
 """
 
 from tomobench.methods.learning import cfn, deepfinder, mc_ds_net, yopo  # noqa: F401
-from tomobench.methods.learning.data import TOMOGRAM_FILES, load_tomogram
+from tomobench.methods.learning.data import load_tomogram
 from tomobench.methods.learning.registry import KINDS, get_kind
 from tomobench.methods.learning.training import (
     load_checkpoint,
@@ -18,7 +18,6 @@ from tomobench.methods.learning.training import (
 
 __all__ = [
     "KINDS",
-    "TOMOGRAM_FILES",
     "get_kind",
     "load_checkpoint",
     "load_tomogram",

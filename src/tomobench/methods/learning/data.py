@@ -1,6 +1,6 @@
 """Training data for the learning pickers: tomograms, class tables and class-balanced patches.
 
-A training tomogram is the directory ``results/<name>/data/model_<i>/`` with
+A training tomogram is the directory ``results/<name>/data/model_<i>/`` (``tomobench.io``) with
 ``reconstruction.mrc`` (input), ``class_mask.mrc`` (segmentation target), ``occupancy_mask.mrc``
 (particle instances, for per-class size statistics), ``grandmodel.mrc`` (denoising target) and
 ``particle_locations.txt`` (centres for the class-balanced sampling). Arrays are ``(z, y, x)``.
@@ -17,12 +17,10 @@ import pandas as pd
 
 from tomobench.classes import CLASS_ID, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
+from tomobench.io import TRAINING_FILES
 from tomobench.methods.learning.augment import augment
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations
-
-TOMOGRAM_FILES = ("reconstruction", "class_mask", "occupancy_mask", "grandmodel",
-                  "particle_locations")
 
 
 def normalize(volume: np.ndarray, clip_sigma: float = 5.0) -> np.ndarray:
@@ -75,12 +73,12 @@ def _integer_volume(array: np.ndarray, path: Path, high: int) -> np.ndarray:
 
 
 def load_tomogram(paths: dict[str, str | os.PathLike], name: str | None = None) -> TomogramData:
-    """Load one annotated tomogram from ``paths`` (keys ``TOMOGRAM_FILES``).
+    """Load one annotated tomogram from ``paths`` (keys ``tomobench.io.TRAINING_FILES``).
 
     Raises ``InputError`` naming the file when a volume is missing, has another shape than the
     reconstruction, or holds non-integer labels.
     """
-    missing = [key for key in TOMOGRAM_FILES if key not in paths]
+    missing = [key for key in TRAINING_FILES if key not in paths]
     if missing:
         raise InputError(f"tomogram {name}: missing input files {missing}")
     paths = {key: Path(value) for key, value in paths.items()}

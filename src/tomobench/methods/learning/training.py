@@ -120,17 +120,93 @@ def _sampler(kind, tomograms, table, params, patch_shape) -> PatchSampler:
     )
 
 
-def _evaluate(network, kind, batches, params, class_weights, device, autocast) -> float:
+def _optimise(kind, network, optimisers, batch, params, weights, device, autocast,
+              step: int) -> float:
+    """One optimiser step on ``batch`` (``optimisers``: optimizer, scheduler, moving average
+    or None); returns the loss."""
+    optimizer, scheduler, ema = optimisers
+    tensors = _to_tensors(batch, device)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+        outputs = network(tensors["input"])
+    loss, _terms = kind.loss(outputs, tensors, params, weights)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"{kind.name}: non-finite loss at step {step}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    if ema is not None:
+        ema.update_parameters(network)
+    return float(loss.detach())
+
+
+def _validation_batches(kind, tomograms, table, params, patch_shape, seed) -> list[dict]:
+    """The fixed validation batches (``validation_patches`` patches; none without
+    validation tomograms)."""
+    if not tomograms:
+        return []
+    sampler = _sampler(kind, tomograms, table, params, patch_shape)
+    generator = rng(seed, "learning", kind.name, "validation")
+    batch_size = int(params["batch_size"])
+    count = math.ceil(int(params["validation_patches"]) / batch_size)
+    return [sampler.batch(generator, batch_size) for _ in range(count)]
+
+
+def _evaluate(network, kind, batches, params, class_weights, device, autocast
+              ) -> dict[str, float]:
+    """Mean loss of the fixed validation batches and, for kinds with a ``segmentation`` head,
+    their macro Dice (:func:`macro_dice` of the arg-max labels over all batches)."""
     network.eval()
     total = 0.0
+    predicted, target = [], []
     with torch.no_grad():
         for batch in batches:
             tensors = _to_tensors(batch, device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 outputs = network(tensors["input"])
             total += float(kind.loss(outputs, tensors, params, class_weights)[0])
+            if "segmentation" in outputs and "segmentation" in tensors:
+                predicted.append(outputs["segmentation"].argmax(1).cpu().numpy())
+                target.append(tensors["segmentation"].cpu().numpy())
     network.train()
-    return total / max(1, len(batches))
+    metrics = {"validation_loss": total / max(1, len(batches))}
+    if predicted:
+        metrics["validation_dice"] = macro_dice(np.concatenate(predicted),
+                                                np.concatenate(target))
+    return metrics
+
+
+#: Validation metrics that can choose the kept weights (``training.select_by``).
+SELECTION_METRICS = ("validation_loss", "validation_dice")
+
+
+def _selection_score(entry: dict, select_by: str, step: int) -> float:
+    """Lower is better: the validation loss, minus the validation Dice, or (without
+    validation tomograms) minus the step, so the last weights win."""
+    if select_by == "validation_dice" and "validation_dice" in entry:
+        return -entry["validation_dice"]
+    return entry.get("validation_loss", -step)
+
+
+def _entry_at(history: list[dict], step: int) -> dict:
+    return next((entry for entry in history if entry["step"] == step), {})
+
+
+def macro_dice(predicted: np.ndarray, target: np.ndarray) -> float:
+    """Mean Dice over the foreground channels (index > 0) present in ``target``.
+
+    ``predicted`` and ``target`` are integer channel-index arrays of one shape (e.g.
+    ``(batch, z, y, x)``); a channel present in ``target`` but never predicted scores 0, so the
+    mean rewards finding every class, not just the common ones.
+    """
+    scores = []
+    for channel in np.unique(target):
+        if channel == 0:
+            continue
+        truth, guess = target == channel, predicted == channel
+        scores.append(2.0 * np.count_nonzero(truth & guess)
+                      / (np.count_nonzero(truth) + np.count_nonzero(guess)))
+    return float(np.mean(scores)) if scores else 0.0
 
 
 def _check_patch(patch_shape, alignment: int, key: str) -> None:
@@ -156,6 +232,12 @@ def check_method_parameters(kind_name: str, training: dict | None, inference: di
         except ValueError as error:
             raise InputError(f"{key}: {error}") from None
         _check_patch(shape, alignment, key)
+    _check_select_by(params["select_by"], f"{where}.training.select_by")
+
+
+def _check_select_by(value, key: str) -> None:
+    if value not in SELECTION_METRICS:
+        raise InputError(f"{key}: {value!r} is not one of {list(SELECTION_METRICS)}")
 
 
 def class_weights(targets: list[np.ndarray], n_channels: int, power: float, cap: float
@@ -223,6 +305,7 @@ def train(
     """
     kind = get_kind(kind_name)
     params = kind.training_params(training)
+    _check_select_by(params["select_by"], "training.select_by")
     device = torch.device(device)
     configure_threads(device, threads)
     if not training_tomograms:
@@ -233,12 +316,8 @@ def train(
     _check_patch(patch_shape, kind.alignment(params), "training.patch_voxels")
     train_sampler = _sampler(kind, training_tomograms, table, params, patch_shape)
     batch_size = int(params["batch_size"])
-    validation_batches = []
-    if validation_tomograms:
-        val_sampler = _sampler(kind, validation_tomograms, table, params, patch_shape)
-        val_rng = rng(seed, "learning", kind.name, "validation")
-        count = math.ceil(int(params["validation_patches"]) / batch_size)
-        validation_batches = [val_sampler.batch(val_rng, batch_size) for _ in range(count)]
+    validation_batches = _validation_batches(kind, validation_tomograms, table, params,
+                                             patch_shape, seed)
     # Kinds without a dense segmentation target (box classifiers) get equal weights.
     weights = class_weights([t["segmentation"] for t in train_sampler.targets
                              if "segmentation" in t],
@@ -270,20 +349,9 @@ def train(
     while step < steps:
         batch = train_sampler.batch(rng(seed, "learning", kind.name, "batch", step), batch_size,
                                     params["augment"])
-        tensors = _to_tensors(batch, device)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-            outputs = network(tensors["input"])
-        loss, _terms = kind.loss(outputs, tensors, params, weights_tensor)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{kind.name}: non-finite loss at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if ema is not None:
-            ema.update_parameters(network)
+        window_loss += _optimise(kind, network, (optimizer, scheduler, ema), batch, params,
+                                 weights_tensor, device, autocast, step)
         step += 1
-        window_loss += float(loss.detach())
         window_steps += 1
         if step % interval == 0 or step == steps:
             evaluated = ema.module if ema is not None else network
@@ -295,16 +363,17 @@ def train(
             }
             throughput = window_steps * voxels_per_step / max(time.perf_counter() - clock, 1e-9)
             if validation_batches:
-                entry["validation_loss"] = _evaluate(evaluated, kind, validation_batches, params,
-                                                     weights_tensor, device, autocast)
-            score = entry.get("validation_loss", -step)
+                entry.update(_evaluate(evaluated, kind, validation_batches, params,
+                                       weights_tensor, device, autocast))
+            score = _selection_score(entry, params["select_by"], step)
             if best is None or score < best["score"]:
                 best = {"score": score, "step": step, "state_dict": _plain_state(evaluated)}
             history.append(entry)
             logger.info(
-                "epoch %d step %d/%d loss %.4f val %s lr %.2e throughput %.3g voxels/s",
+                "epoch %d step %d/%d loss %.4f val %s dice %s lr %.2e throughput %.3g voxels/s",
                 entry["epoch"], step, steps, entry["training_loss"],
                 f"{entry['validation_loss']:.4f}" if "validation_loss" in entry else "n/a",
+                f"{entry['validation_dice']:.3f}" if "validation_dice" in entry else "n/a",
                 entry["learning_rate"], throughput)
             clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
         if state_path and (step % int(params["checkpoint_interval"]) == 0) and step < steps:
@@ -327,19 +396,15 @@ def train(
         checkpoint["tuned_inference"], tuning = tune_postprocessing(
             checkpoint, validation_tomograms, device, threads)
     report = {
-        "kind": kind.name,
-        "training": params,
-        "seed": int(seed),
-        "class_names": list(table.names),
+        **{key: checkpoint[key] for key in ("kind", "training", "seed", "class_names",
+                                            "class_stats", "best_step", "tuned_inference")},
         "class_weights": weights.tolist(),
-        "class_stats": stats,
         "training_tomograms": [t.name for t in training_tomograms],
         "validation_tomograms": [t.name for t in validation_tomograms],
         "parameters": sum(p.numel() for p in network.parameters()),
-        "best_step": int(best["step"]),
-        "best_validation_loss": best["score"] if validation_batches else None,
+        "selected_by": params["select_by"] if validation_batches else "last step",
+        "best_validation_loss": _entry_at(history, best["step"]).get("validation_loss"),
         "history": history,
-        "tuned_inference": checkpoint["tuned_inference"],
         "tuning": tuning,
         # float sums run in another order with another thread count: the learned weights are
         # reproducible at a fixed count (Snakemake's threads of train_learning)
@@ -353,7 +418,7 @@ def train(
 
 def validation_truth(tomogram: TomogramData):
     """The SHREC ground truth of an annotated tomogram (for scoring picks on it)."""
-    from tomobench.evaluation.shrec import GroundTruth
+    from tomobench.evaluation.truth import GroundTruth
 
     frame = tomogram.particles
     return GroundTruth(

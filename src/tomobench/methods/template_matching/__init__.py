@@ -1,6 +1,6 @@
 """Template matching (the SHREC 2021 TM and TM-F baselines, PyTom-style FLCF).
 
-Modules: ``angles`` (SO(3) sampling), ``templates`` (templates, masks, CTF, wedge, binning),
+Modules: ``angles`` (SO(3) sampling), ``templates`` (templates, masks, CTF, low-pass),
 ``correlation`` (the FLCF search, numpy or cupy), ``extraction`` (TM / TM-F particle lists),
 ``pipeline`` (the steps the workflow scripts call).
 """
@@ -10,7 +10,6 @@ from tomobench.methods.template_matching.pipeline import (
     SEARCH_DEFAULTS,
     extract_picks,
     load_class_search,
-    read_acquisition,
     search_class,
     write_search,
 )
@@ -20,7 +19,6 @@ __all__ = [
     "SEARCH_DEFAULTS",
     "extract_picks",
     "load_class_search",
-    "read_acquisition",
     "search_class",
     "write_search",
 ]

@@ -183,7 +183,8 @@ class LocalCorrelation:
     def kernel(self, template, rotation: Rotation | None, wedge=None):
         """Rotated, wedge-weighted, mask-normalised kernel ``K`` of ``template`` (odd cube).
 
-        ``wedge``: rfftn-grid weight of the template box (``templates.missing_wedge``) or None.
+        ``wedge``: rfftn-grid weight of the template box (``tomobench.fourier.missing_wedge``)
+        or None.
         """
         xp = self.xp
         template = xp.asarray(template, dtype=xp.float32)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfcinv
 
+from tomobench.classes import TM_F_ORDER
 from tomobench.errors import InputError
 from tomobench.methods.peaks import (
     greedy_deduplicate,
@@ -32,15 +33,6 @@ from tomobench.methods.peaks import (
 
 THRESHOLD_MODES = ("gaussian_fit", "false_alarm", "fixed", "none")
 CANDIDATE_COLUMNS = ["class_name", "x", "y", "z", "score", "zscore", "angle_index", "radius_voxels"]
-
-#: Default TM-F class order. Symmetric complexes first (1BXN D4, 2CG9 C2, 3CF3 C6, 3H84 C2,
-#: each sorted by the paper's Table 1 sphericity), then the rest by decreasing sphericity,
-#: so elongated/asymmetric complexes come last; 4V94 (not scored) at the end.
-DEFAULT_CLASS_ORDER = (
-    "1BXN", "2CG9", "3CF3", "3H84",
-    "3QM1", "1S3X", "3GL1", "3D2F", "1U6G", "1QVR", "5MRC", "4CR2",
-    "4V94",
-)
 
 
 @dataclass
@@ -214,8 +206,10 @@ def merge_tm(candidates: list[pd.DataFrame], merge_distance_voxels: float = 0.0)
 
 
 def class_rank(class_order: list[str] | tuple[str, ...] | None):
-    """Sort key of class names for TM-F: ``fiducial`` first, then ``class_order``, then the rest."""
-    order = list(DEFAULT_CLASS_ORDER if class_order is None else class_order)
+    """Sort key of class names for TM-F: ``fiducial`` first, then ``class_order`` (default
+    ``tomobench.classes.TM_F_ORDER``: symmetric complexes first, elongated ones last), then the
+    rest."""
+    order = list(TM_F_ORDER if class_order is None else class_order)
 
     def rank(name: str) -> tuple[int, int, str]:
         if name == "fiducial":

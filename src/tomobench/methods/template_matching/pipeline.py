@@ -10,7 +10,6 @@ search voxel ``j`` samples tomogram voxel ``j × factor``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -20,6 +19,8 @@ import pandas as pd
 
 from tomobench.backend import array_module
 from tomobench.errors import InputError
+from tomobench.fourier import missing_wedge
+from tomobench.io import read_json, write_json
 from tomobench.methods.log_fiducials import pick_fiducials
 from tomobench.methods.template_matching import angles as angle_sets
 from tomobench.methods.template_matching.correlation import LocalCorrelation, SearchResult
@@ -33,11 +34,9 @@ from tomobench.methods.template_matching.templates import (
     integer_factor,
     make_template,
     mirror,
-    missing_wedge,
     prepare_tomogram,
 )
 from tomobench.mrc import read_mrc, write_mrc
-from tomobench.workflow_support import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ SEARCH_DEFAULTS = {
     "mirror": False,
     "rotation_chunks": 1,
     "search_voxel_size_nm": 2.0,
-    "defocus_um": None,
+    "defocus_um": 3.65,
     "amplitude_contrast": 0.07,
     "protein_contrast": "dark",
     "mask_margin_nm": 0.0,
@@ -83,39 +82,6 @@ def _settings(given: dict, defaults: dict, section: str) -> dict:
     return {**defaults, **{k: v for k, v in given.items() if k != "kind"}}
 
 
-def read_acquisition(path: str | Path, fallback: dict) -> dict:
-    """Defocus (µm), voltage (kV), Cs (mm) and tilt range (deg) of a tomogram.
-
-    ``path`` is ``acquisition_parameters.json``; ``defocus_um`` is required (a number, or a
-    per-tilt list whose mean is used). Voltage and Cs are read at the top level or under
-    ``microscope``, the tilt range from ``tilt_angles_deg``; each falls back to ``fallback``
-    (keys ``voltage_kv``, ``spherical_aberration_mm``, ``tilt_range_deg``).
-    """
-    path = Path(path)
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot read acquisition parameters ({error})") from error
-    if "defocus_um" not in payload:
-        raise InputError(f"{path}: key 'defocus_um' is missing")
-    defocus = payload["defocus_um"]
-    defocus_um = float(np.mean(defocus)) if isinstance(defocus, list) else float(defocus)
-    tilts = payload.get("tilt_angles_deg")
-    tilt_range = ((float(min(tilts)), float(max(tilts))) if tilts
-                  else tuple(fallback["tilt_range_deg"]))
-    microscope = payload.get("microscope") or {}
-
-    def value(key):
-        return float(payload.get(key, microscope.get(key, fallback[key])))
-
-    return {
-        "defocus_um": defocus_um,
-        "voltage_kv": value("voltage_kv"),
-        "spherical_aberration_mm": value("spherical_aberration_mm"),
-        "tilt_range_deg": tilt_range,
-    }
-
-
 def search_class(tomogram: np.ndarray, tomogram_voxel_nm: float, potential: np.ndarray,
                  potential_voxel_nm: float, acquisition: dict, settings: dict, *,
                  chunk: int = 0, device: str = "auto", threads: int = 1
@@ -126,7 +92,7 @@ def search_class(tomogram: np.ndarray, tomogram_voxel_nm: float, potential: np.n
     ----------
     tomogram : ``(z, y, x)`` reconstruction at ``tomogram_voxel_nm``.
     potential : ``(n, n, n)`` real potential at ``potential_voxel_nm``, centred at ``n // 2``.
-    acquisition : from ``read_acquisition``.
+    acquisition : from ``tomobench.io.read_acquisition``.
     settings : the ``template_matching`` config section.
 
     Returns
@@ -202,7 +168,7 @@ def write_search(result: SearchResult, description: dict, scores_path, angles_pa
 def load_class_search(json_paths: list[str | Path], scores_paths: list[str | Path],
                       angles_paths: list[str | Path]) -> ClassSearch:
     """Merge the rotation chunks of one class: maximum score, its rotation, pooled statistics."""
-    descriptions = [json.loads(Path(p).read_text()) for p in json_paths]
+    descriptions = [read_json(p, "template-matching search description") for p in json_paths]
     names = {d["class_name"] for d in descriptions}
     if len(names) != 1:
         raise InputError(f"{json_paths}: searches of different classes {sorted(names)} merged")

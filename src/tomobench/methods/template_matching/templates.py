@@ -1,4 +1,6 @@
-"""Templates and masks for template matching, and the Fourier filters they share with the tomogram.
+"""Templates and masks for template matching, and the low-pass they share with the tomogram
+(Fourier binning, frequency grids and the missing wedge: :mod:`tomobench.fourier`; the wave
+aberration: :mod:`tomobench.optics`).
 
 A template is the real (electrostatic minus solvent) part of a protein potential, Fourier-binned
 to the search voxel size, multiplied by the CTF of the tomogram's defocus and by a Gaussian
@@ -22,6 +24,9 @@ import numpy as np
 import scipy.fft
 
 from tomobench.errors import InputError
+from tomobench.fourier import fourier_bin, frequency_magnitude
+from tomobench.optics import aberration_phase
+from tomobench.simulation.ctf import Microscope
 
 CONTRASTS = ("dark", "bright")
 
@@ -38,45 +43,6 @@ def integer_factor(coarse_nm: float, fine_nm: float, what: str) -> int:
     return factor
 
 
-def fourier_bin(volume: np.ndarray, factor: int, workers: int = 1) -> np.ndarray:
-    """Bin ``volume`` ``(z, y, x)`` by an integer ``factor`` with a Fourier crop.
-
-    Output voxel ``j`` samples input position ``j * factor`` (index 0 stays aligned); trailing
-    voxels beyond a multiple of ``factor`` are dropped. The mean value is preserved.
-
-    Returns
-    -------
-    float32 array of shape ``(nz // factor, ny // factor, nx // factor)``.
-    """
-    if factor == 1:
-        return np.asarray(volume, dtype=np.float32).copy()
-    out_shape = tuple(n // factor for n in volume.shape)
-    if min(out_shape) < 1:
-        raise ValueError(f"volume of shape {volume.shape} is too small to bin by {factor}")
-    trimmed = np.asarray(volume, dtype=np.float32)[tuple(slice(0, m * factor) for m in out_shape)]
-    spectrum = scipy.fft.rfftn(trimmed, workers=workers)
-    # Keep frequencies -m/2 <= k < m/2 on the full axes, 0..m/2 on the half (last) axis.
-    index = []
-    for axis, m in enumerate(out_shape[:-1]):
-        n = trimmed.shape[axis]
-        index.append(np.r_[0 : (m + 1) // 2, n - m // 2 : n])
-    cropped = spectrum[np.ix_(*index, np.arange(out_shape[-1] // 2 + 1))]
-    binned = scipy.fft.irfftn(cropped, s=out_shape, workers=workers)
-    return (binned * (np.prod(out_shape) / trimmed.size)).astype(np.float32)
-
-
-def frequency_grid(shape: tuple[int, ...], voxel_size_nm: float, half: bool = True) -> np.ndarray:
-    """Spatial frequency magnitude (cycles/nm) on the (r)fftn grid of ``shape``."""
-    axes = [scipy.fft.fftfreq(n, d=voxel_size_nm) for n in shape[:-1]]
-    last = shape[-1]
-    axes.append(
-        scipy.fft.rfftfreq(last, d=voxel_size_nm) if half
-        else scipy.fft.fftfreq(last, d=voxel_size_nm)
-    )
-    grids = np.meshgrid(*axes, indexing="ij", sparse=True)
-    return np.sqrt(sum(g**2 for g in grids))
-
-
 def gaussian_lowpass(frequency: np.ndarray, lowpass_nm: float) -> np.ndarray:
     """Gaussian low-pass whose amplitude is 1/2 at the resolution ``lowpass_nm``.
 
@@ -86,55 +52,21 @@ def gaussian_lowpass(frequency: np.ndarray, lowpass_nm: float) -> np.ndarray:
     return np.exp(-(frequency**2) / (2.0 * sigma_q**2))
 
 
-def electron_wavelength_nm(voltage_kv: float) -> float:
-    """Relativistic electron wavelength (nm) at ``voltage_kv``."""
-    volts = voltage_kv * 1e3
-    return 1.226426 / math.sqrt(volts * (1.0 + 0.978476e-6 * volts))
-
-
 def ctf(
     frequency: np.ndarray,
     defocus_um: float,
-    voltage_kv: float = 300.0,
-    spherical_aberration_mm: float = 2.7,
-    amplitude_contrast: float = 0.07,
+    voltage_kv: float,
+    spherical_aberration_mm: float,
+    amplitude_contrast: float,
 ) -> np.ndarray:
-    """Phase-contrast transfer ``-(√(1-A²) sin χ + A cos χ)``, underfocus positive.
+    """Phase-contrast transfer ``√(1-A²) sin χ − A cos χ``, underfocus positive, with the
+    simulator's wave aberration χ (:func:`tomobench.optics.aberration_phase`).
 
-    ``χ(q) = π λ Δf q² - π/2 Cs λ³ q⁴``. At ``q = 0`` it is ``-A``: a positive potential
-    (protein) images dark, as in the simulator.
+    At ``q = 0`` it is ``-A``: a positive potential (protein) images dark, as in the simulator.
     """
-    wavelength = electron_wavelength_nm(voltage_kv)
-    defocus_nm = defocus_um * 1e3
-    cs_nm = spherical_aberration_mm * 1e6
-    q2 = frequency**2
-    chi = math.pi * wavelength * defocus_nm * q2 - 0.5 * math.pi * cs_nm * wavelength**3 * q2**2
+    chi = aberration_phase(frequency, defocus_um * 1e3, voltage_kv, spherical_aberration_mm)
     phase = math.sqrt(1.0 - amplitude_contrast**2)
-    return -(phase * np.sin(chi) + amplitude_contrast * np.cos(chi))
-
-
-def missing_wedge(shape: tuple[int, int, int], tilt_range_deg: tuple[float, float]) -> np.ndarray:
-    """Binary wedge on the rfftn grid of ``shape`` ``(z, y, x)``; tilt axis y.
-
-    A tilt ``θ`` samples the Fourier plane containing ``k_y`` and the direction
-    ``(k_z, k_x) = (sin θ, cos θ)``; a frequency is kept when the angle ``atan(k_z / k_x)``
-    lies in ``tilt_range_deg`` (the ``k_y`` axis, ``k_x = k_z = 0``, is always kept).
-
-    Returns
-    -------
-    float32 array of shape ``(nz, ny, nx // 2 + 1)``.
-    """
-    low, high = sorted(tilt_range_deg)
-    kz = scipy.fft.fftfreq(shape[0])[:, None, None]
-    kx = scipy.fft.rfftfreq(shape[2])[None, None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        angle = np.degrees(np.arctan(kz / kx))  # in (-90, 90]; kx = 0 gives ±90 or nan
-    angle = np.where(kx == 0, np.where(kz == 0, 0.0, 90.0), angle)
-    inside = (angle >= low - 1e-6) & (angle <= high + 1e-6)
-    if low <= -90 + 1e-6 or high >= 90 - 1e-6:
-        inside |= np.abs(angle) >= 90 - 1e-6
-    wedge = np.broadcast_to(inside, (shape[0], shape[1], shape[2] // 2 + 1))
-    return wedge.astype(np.float32)
+    return phase * np.sin(chi) - amplitude_contrast * np.cos(chi)
 
 
 def spherical_mask(box: int, radius_voxels: float, edge_sigma_voxels: float = 1.0) -> np.ndarray:
@@ -218,8 +150,8 @@ def make_template(
     voxel_size_nm: float,
     *,
     defocus_um: float,
-    voltage_kv: float = 300.0,
-    spherical_aberration_mm: float = 2.7,
+    voltage_kv: float = Microscope.voltage_kv,
+    spherical_aberration_mm: float = Microscope.spherical_aberration_mm,
     amplitude_contrast: float = 0.07,
     lowpass_nm: float = 4.0,
     protein_contrast: str = "dark",
@@ -249,7 +181,7 @@ def make_template(
     size_out += size_out % 2  # even, so the centre n//2 maps onto a voxel after binning
     binned = fourier_bin(_centre_pad(potential, size_out * factor), factor)
 
-    frequency = frequency_grid(binned.shape, voxel_size_nm)
+    frequency = frequency_magnitude(binned.shape, voxel_size_nm, real=True)
     transfer = gaussian_lowpass(frequency, lowpass_nm)
     if defocus_um > 0:
         transfer = transfer * ctf(
@@ -295,9 +227,10 @@ def prepare_tomogram(
     -------
     float32 ``(nz // factor, ny // factor, nx // factor)``.
     """
-    binned = fourier_bin(tomogram, factor, workers=workers)
+    binned = fourier_bin(tomogram, factor, workers=workers, trim=True)
     spectrum = scipy.fft.rfftn(binned, workers=workers)
-    spectrum *= gaussian_lowpass(frequency_grid(binned.shape, voxel_size_nm), lowpass_nm)
+    spectrum *= gaussian_lowpass(frequency_magnitude(binned.shape, voxel_size_nm, real=True),
+                                 lowpass_nm)
     filtered = scipy.fft.irfftn(spectrum, s=binned.shape, workers=workers).astype(np.float32)
     filtered -= filtered.mean()
     std = filtered.std()

@@ -1,4 +1,4 @@
-"""Planted-particle toy tomograms for tests and benchmarks of the learning pickers.
+"""Planted-particle toy tomograms for the tests of the learning pickers.
 
 Particles are solid spheres of a per-class radius (non-overlapping); the grand model is their
 density, the reconstruction that density blurred, restricted to a ±``tilt_max_deg`` wedge
@@ -15,6 +15,8 @@ import pandas as pd
 from scipy import ndimage
 
 from tomobench.classes import CLASS_ID
+from tomobench.evaluation.truth import dilated_occupancy_ids
+from tomobench.io import TRAINING_FILES, model_files
 from tomobench.mrc import write_mrc
 from tomobench.particles import write_particle_locations
 from tomobench.seeding import rng as seeded_rng
@@ -73,40 +75,30 @@ def synthetic_tomogram(directory: str | Path, shape: tuple[int, int, int],
     grandmodel = ndimage.gaussian_filter((occupancy > 0).astype(np.float32), 0.7)
     clean = wedge_filter(-ndimage.gaussian_filter(grandmodel, 1.0), tilt_max_deg)
     reconstruction = clean + generator.normal(0, noise * clean.std(), shape).astype(np.float32)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_mrc(directory / "reconstruction.mrc", reconstruction.astype(np.float32), 1.0)
-    write_mrc(directory / "grandmodel.mrc", grandmodel.astype(np.float32), 1.0)
-    write_mrc(directory / "class_mask.mrc", class_mask, 1.0)
-    write_mrc(directory / "occupancy_mask.mrc", occupancy, 1.0)
+    files = tomogram_paths(directory)
+    write_mrc(files["reconstruction"], reconstruction.astype(np.float32), 1.0)
+    write_mrc(files["grandmodel"], grandmodel.astype(np.float32), 1.0)
+    write_mrc(files["class_mask"], class_mask, 1.0)
+    write_mrc(files["occupancy_mask"], occupancy, 1.0)
     locations = particles.drop(columns="radius").assign(a1=0.0, a2=0.0, a3=0.0)
-    write_particle_locations(directory / "particle_locations.txt", locations)
+    write_particle_locations(files["particle_locations"], locations)
     return particles
 
 
 def tomogram_paths(directory: str | Path) -> dict[str, Path]:
-    """The ``data.TOMOGRAM_FILES`` paths inside a model directory."""
-    directory = Path(directory)
-    return {
-        "reconstruction": directory / "reconstruction.mrc",
-        "class_mask": directory / "class_mask.mrc",
-        "occupancy_mask": directory / "occupancy_mask.mrc",
-        "grandmodel": directory / "grandmodel.mrc",
-        "particle_locations": directory / "particle_locations.txt",
-    }
+    """The ``tomobench.io.TRAINING_FILES`` paths inside a model directory."""
+    return model_files(directory, TRAINING_FILES)
 
 
 def localization_hits(picks: pd.DataFrame, occupancy: np.ndarray) -> tuple[int, int, int]:
     """SHREC-style localisation counts ``(true positives, picks, particles)``.
 
-    A pick hits the particle whose (one-voxel dilated) occupancy region contains it.
+    A pick hits the particle whose (one-voxel dilated) occupancy region contains it, as the
+    SHREC evaluation reads it (``dilated_occupancy_ids``).
     """
-    dilated = ndimage.grey_dilation(occupancy.astype(np.int64),
-                                    footprint=ndimage.generate_binary_structure(3, 1))
-    shape = np.array(occupancy.shape)
     coordinates = np.rint(picks[["z", "y", "x"]].to_numpy(float)).astype(int)
-    coordinates = np.clip(coordinates, 0, shape - 1)
-    hit_ids = dilated[tuple(coordinates.T)] if len(coordinates) else np.zeros(0, int)
+    coordinates = np.clip(coordinates, 0, np.array(occupancy.shape) - 1)
+    hit_ids = dilated_occupancy_ids(occupancy, coordinates)
     particles = int(occupancy.max())
     found = len(set(hit_ids[hit_ids > 0].tolist()))
     return found, len(picks), particles
