@@ -13,10 +13,10 @@ import torch.nn.functional as F
 import yaml
 from scipy import ndimage
 
+from tests import synthetic as syn
 from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
 from tomobench.methods.learning import load_tomogram, pick, train
-from tomobench.methods.learning import synthetic as syn
 from tomobench.methods.learning.augment import apply_transform
 from tomobench.methods.learning.cfn import CFNNetwork, _starts
 from tomobench.methods.learning.data import ClassTable
