@@ -33,6 +33,8 @@ METHOD_KINDS: dict[str, MethodKind] = {kind.name: kind for kind in (
     MethodKind("tm_f", "template_matching", "TM-F"),
     MethodKind("deepfinder", "learning", "DeepFinder"),
     MethodKind("mc_ds_net", "learning", "MC DS Net"),
+    MethodKind("yopo", "learning", "YOPO"),
+    MethodKind("cfn", "learning", "CFN"),
 )}
 
 

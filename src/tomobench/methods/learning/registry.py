@@ -54,6 +54,25 @@ COMMON_INFERENCE_DEFAULTS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class PredictContext:
+    """What a kind's own ``predict`` gets besides the network, volume and inference keys.
+
+    Attributes
+    ----------
+    training : the checkpoint's training parameters
+    seed : the checkpoint's seed (for seeded random draws at inference)
+    device : torch device of the network
+    sliding_window : ``forward -> maps``: the shared sliding window (``inference.py``) over the
+        volume with the inference patch keys and the kind's ``heads``, for any forward callable
+    """
+
+    training: dict
+    seed: int
+    device: torch.device
+    sliding_window: Callable[[Callable], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
 class LearningKind:
     """One learning picker.
 
@@ -71,6 +90,9 @@ class LearningKind:
         ``class_id, z, y, x, size, score`` (see ``postprocess.py``)
     tuning_grid : inference keys and candidate values tried on the validation tomograms after
         training (``tune_postprocessing``); the best combination is stored in the checkpoint
+    predict : optional ``(network, volume, inference_params, context) -> maps`` replacing the
+        shared sliding window (``volume`` normalised ``(z, y, x)``, ``context`` a
+        ``PredictContext``); for kinds that apply a box classifier rather than a dense network
     """
 
     name: str
@@ -84,6 +106,8 @@ class LearningKind:
     training_defaults: dict[str, Any] = field(default_factory=dict)
     inference_defaults: dict[str, Any] = field(default_factory=dict)
     tuning_grid: dict[str, list] = field(default_factory=dict)
+    predict: Callable[[nn.Module, np.ndarray, dict, PredictContext], dict[str, np.ndarray]] \
+        | None = None
 
     def training_params(self, given: dict | None, where: str = "training") -> dict:
         """Defaults merged with ``given``; unknown keys raise ``InputError`` naming them."""

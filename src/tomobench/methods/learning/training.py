@@ -36,7 +36,7 @@ from tomobench.methods.learning.data import (
 )
 from tomobench.methods.learning.inference import sliding_window
 from tomobench.methods.learning.postprocess import to_picks
-from tomobench.methods.learning.registry import LearningKind, get_kind
+from tomobench.methods.learning.registry import LearningKind, PredictContext, get_kind
 from tomobench.seeding import rng, torch_seed
 
 logger = logging.getLogger(__name__)
@@ -318,7 +318,9 @@ def train(
     batch_size = int(params["batch_size"])
     validation_batches = _validation_batches(kind, validation_tomograms, table, params,
                                              patch_shape, seed)
-    weights = class_weights([t["segmentation"] for t in train_sampler.targets],
+    # Kinds without a dense segmentation target (box classifiers) get equal weights.
+    weights = class_weights([t["segmentation"] for t in train_sampler.targets
+                             if "segmentation" in t],
                             len(table.class_ids), float(params["class_weight_power"]),
                             float(params["class_weight_cap"]))
     weights_tensor = torch.from_numpy(weights).to(device)
@@ -529,7 +531,8 @@ def network_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu"
 
 def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
                  device: torch.device | str = "cpu", threads: int = 1) -> dict[str, np.ndarray]:
-    """Sliding-window network outputs for a raw ``(z, y, x)`` tomogram (normalised here)."""
+    """Network output maps for a raw ``(z, y, x)`` tomogram (normalised here): the sliding window,
+    or the kind's own ``predict``."""
     device = torch.device(device)
     configure_threads(device, threads)
     kind, network = network_from_checkpoint(checkpoint, device)
@@ -537,12 +540,21 @@ def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
     patch_shape = patch_shape_of(params["patch_voxels"])
     alignment = kind.alignment(checkpoint["training"])
     _check_patch(patch_shape, alignment, "inference.patch_voxels")
-    return sliding_window(
-        network, normalize(volume), kind.heads, patch_shape,
-        overlap=int(params["overlap_voxels"]), margin=int(params["margin_voxels"]),
-        alignment=alignment, batch_size=int(params["batch_size"]), device=device,
-        autocast=device.type == "cuda" and bool(checkpoint["training"]["mixed_precision"]),
-    )
+    volume = normalize(volume)
+
+    def window(forward) -> dict[str, np.ndarray]:
+        return sliding_window(
+            forward, volume, kind.heads, patch_shape,
+            overlap=int(params["overlap_voxels"]), margin=int(params["margin_voxels"]),
+            alignment=alignment, batch_size=int(params["batch_size"]), device=device,
+            autocast=device.type == "cuda" and bool(checkpoint["training"]["mixed_precision"]),
+        )
+
+    if kind.predict is None:
+        return window(network)
+    context = PredictContext(training=checkpoint["training"], seed=int(checkpoint["seed"]),
+                             device=device, sliding_window=window)
+    return kind.predict(network, volume, params, context)
 
 
 def inference_parameters(checkpoint: dict, inference: dict | None) -> dict:

@@ -1,0 +1,89 @@
+"""Train one learning kind on a finished run's tomograms, pick its test tomograms and score them.
+
+Reads ``<run>/data/model_<i>/`` (the tomograms and ground truth a ``make run`` wrote), trains
+on ``--train`` with ``--val`` for model selection and post-processing tuning, picks each
+``--test`` tomogram and prints the training and picking times, the SHREC localisation F1
+(corrected mode, test tomograms pooled) and the per-class F1.
+
+Usage: ``.venv/bin/python benchmarks/learning_default.py --run results/default --kind yopo
+[--training '{"steps": 300}'] [--inference '{}'] [--threads 2] [--out result.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from tomobench.evaluation.bootstrap import Units, point_estimates
+from tomobench.evaluation.shrec import load_ground_truth_folder, score_picks
+from tomobench.methods.learning import load_tomogram, pick, train
+from tomobench.mrc import read_mrc
+
+FILES = {"reconstruction": "reconstruction.mrc", "class_mask": "class_mask.mrc",
+         "occupancy_mask": "occupancy_mask.mrc", "grandmodel": "grandmodel.mrc",
+         "particle_locations": "particle_locations.txt"}
+#: The 12 proteins by molecular weight, then the gold fiducials (Table 6 order).
+ORDER = "1S3X 3QM1 3GL1 3H84 2CG9 3D2F 1U6G 3CF3 1BXN 1QVR 4CR2 5MRC fiducial".split()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a run's results folder")
+    parser.add_argument("--kind", required=True)
+    parser.add_argument("--training", default="{}", help="training keys (YAML/JSON)")
+    parser.add_argument("--inference", default="{}", help="inference keys (YAML/JSON)")
+    parser.add_argument("--train", default="0,1,2")
+    parser.add_argument("--val", default="3")
+    parser.add_argument("--test", default="4,5")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--out", default=None, help="write the report and estimates (JSON)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    def load(index: str):
+        folder = Path(args.run) / "data" / f"model_{index}"
+        return load_tomogram({k: folder / f for k, f in FILES.items()}, name=f"model_{index}")
+
+    training = [load(i) for i in args.train.split(",")]
+    validation = [load(i) for i in args.val.split(",") if i]
+    start = time.perf_counter()
+    checkpoint, report = train(args.kind, yaml.safe_load(args.training), training, validation,
+                               seed=args.seed, threads=args.threads)
+    train_s = time.perf_counter() - start
+    units, pick_s = [], []
+    for index in args.test.split(","):
+        folder = Path(args.run) / "data" / f"model_{index}"
+        volume, _ = read_mrc(folder / "reconstruction.mrc")
+        start = time.perf_counter()
+        picks = pick(checkpoint, volume, yaml.safe_load(args.inference), threads=args.threads)
+        pick_s.append(time.perf_counter() - start)
+        scored = score_picks(load_ground_truth_folder(folder), picks, mode="corrected")
+        units.append(Units.from_json(scored["units"]))
+    estimates = point_estimates(Units.concatenate(units))
+    per_class = [estimates.get(f"class:{c}", float("nan")) for c in ORDER]
+    print(f"RESULT kind={args.kind} train_s={train_s:.0f} pick_s={sum(pick_s):.0f} "
+          f"({', '.join(f'{s:.0f}' for s in pick_s)}) best_step={report['best_step']} "
+          f"tuned={report['tuned_inference']}")
+    print(f"  localization F1 {estimates['F1']:.3f} precision {estimates['precision']:.3f} "
+          f"recall {estimates['recall']:.3f}; mean class F1 "
+          f"{np.mean([0 if v != v else v for v in per_class]):.3f}; classes with F1 > 0: "
+          f"{sum(1 for v in per_class if v > 0)} of {len(ORDER)}")
+    print("  " + " ".join(f"{c}:{v:.2f}" for c, v in zip(ORDER, per_class, strict=True)))
+    print("  history", [(h["step"], round(h["training_loss"], 3),
+                         round(h.get("validation_loss", float("nan")), 3))
+                        for h in report["history"]])
+    if args.out:
+        Path(args.out).write_text(json.dumps({"report": report, "estimates": estimates,
+                                              "train_s": train_s, "pick_s": pick_s},
+                                             default=str))
+
+
+if __name__ == "__main__":
+    main()
