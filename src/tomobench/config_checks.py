@@ -21,7 +21,7 @@ from pathlib import Path
 from tomobench.errors import InputError
 
 #: Kinds whose rules train a network (``tomograms.training`` must not be empty).
-LEARNING_KINDS = ("deepfinder", "mc_ds_net")
+LEARNING_KINDS = ("deepfinder", "mc_ds_net", "urfinder", "u_clstm")
 #: Angular step (degrees) above which a tilt series is reported as coarse.
 COARSE_TILT_STEP_DEG = 10.0
 

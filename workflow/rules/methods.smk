@@ -156,7 +156,7 @@ rule pick_template_matching:
 # re-picks without retraining. A new learning kind registers itself in the package and is
 # added to LEARNING_KINDS.
 # ---------------------------------------------------------------------------------------------
-LEARNING_KINDS = ("deepfinder", "mc_ds_net")
+LEARNING_KINDS = ("deepfinder", "mc_ds_net", "urfinder", "u_clstm")
 LEARNING_FILES = {
     "reconstruction": "reconstruction.mrc",
     "class_mask": "class_mask.mrc",

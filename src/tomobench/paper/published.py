@@ -11,7 +11,7 @@ PAPER_METHODS = ("URFinder", "DeepFinder", "U-CLSTM", "MC DS Net", "YOPO", "CFN"
 
 #: Our method kinds that re-implement a paper method.
 PAPER_NAME_BY_KIND = {"tm": "TM", "tm_f": "TM-F", "deepfinder": "DeepFinder",
-                      "mc_ds_net": "MC DS Net"}
+                      "mc_ds_net": "MC DS Net", "urfinder": "URFinder", "u_clstm": "U-CLSTM"}
 
 #: Table 2: particles per class in the test tomogram (model_9).
 TABLE2_TEST_COUNTS = {

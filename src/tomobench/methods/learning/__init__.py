@@ -1,11 +1,17 @@
 """Learning-based pickers: shared training/inference infrastructure and the registered kinds.
 
-Importing this package registers the built-in kinds (``deepfinder``, ``mc_ds_net``). The
+Importing this package registers the built-in kinds (``deepfinder``, ``mc_ds_net``,
+``urfinder``, ``u_clstm``). The
 workflow calls ``load_tomogram``, ``train``, ``save_checkpoint``, ``load_checkpoint`` and
 ``pick``.
 """
 
-from tomobench.methods.learning import deepfinder, mc_ds_net  # noqa: F401  (registration)
+from tomobench.methods.learning import (  # noqa: F401  (registration)
+    deepfinder,
+    mc_ds_net,
+    u_clstm,
+    urfinder,
+)
 from tomobench.methods.learning.data import TOMOGRAM_FILES, load_tomogram
 from tomobench.methods.learning.registry import KINDS, get_kind
 from tomobench.methods.learning.training import (
