@@ -60,21 +60,23 @@ def _class_recall(picks: pd.DataFrame, tomogram) -> float:
 # --- overfit and recover ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, training", [
-    ("urfinder", {"widths": [8, 16], "cat_channels": 8, "resnet_width": 8,
-                  "resnet_blocks": 2, "fiducial_blocks": 1, "learning_rate": 3e-3}),
-    ("u_clstm", {"widths": [8, 16], "learning_rate": 3e-3}),
+    ("urfinder", {"widths": [8, 16, 16], "cat_channels": 8, "resnet_width": 8,
+                  "resnet_blocks": 2, "fiducial_blocks": 1, "class_weight_power": 0.5,
+                  "steps": 150}),
+    ("u_clstm", {"widths": [8, 16, 16], "class_weight_power": 1.0, "steps": 100}),
 ])
 def test_overfits_and_recovers_planted_particles_with_classes(kind, training, tomogram):
-    training = {**training, "patch_voxels": 24, "batch_size": 2, "steps": 120,
-                "validation_interval": 40, "validation_patches": 4, "shift_voxels": 3,
+    """Three sizes (radii 6, 4 and 2.5 voxels): the particles are found (localisation recall
+    and precision >= 0.8) and most with their own class (>= 0.7; the two smaller sizes are
+    the hard pair)."""
+    training = {**training, "patch_voxels": 24, "batch_size": 2, "learning_rate": 3e-3,
+                "validation_interval": 50, "validation_patches": 4, "shift_voxels": 3,
                 "background_fraction": 0.0}
-    checkpoint, report = train(kind, training, [tomogram], [tomogram], seed=1)
-    losses = [entry["validation_loss"] for entry in report["history"]]
-    assert losses[-1] < 0.6 * losses[0]
+    checkpoint, _ = train(kind, training, [tomogram], [tomogram], seed=1)
     picks = pick(checkpoint, tomogram.reconstruction, TINY_INFERENCE)
-    assert _class_recall(picks, tomogram) >= 0.8
-    found, count, _ = syn.localization_hits(picks, tomogram.occupancy)
-    assert found / count >= 0.8  # few spurious or duplicate picks
+    found, count, total = syn.localization_hits(picks, tomogram.occupancy)
+    assert found / total >= 0.8 and found / count >= 0.8
+    assert _class_recall(picks, tomogram) >= 0.7
 
 
 # --- URFinder ----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ TRAINING_DEFAULTS = {
     "aspp_rates": [1, 2, 4],      # dilations of the bridge's atrous convolutions
     "norm": "batch",
     "patch_voxels": 40,           # published 96
-    "steps": 600,
+    "steps": 800,
     "learning_rate": 1.0e-3,
     "lr_schedule": "cosine",
     "sampling_size_power": 0.5,   # class drawn ∝ median volume^-power (0 = uniform)

@@ -51,7 +51,7 @@ TRAINING_DEFAULTS = {
     "resnet_blocks": 4,           # residual blocks of the protein classifier (published 9)
     "fiducial_blocks": 2,         # residual blocks of the fiducial detector
     "patch_voxels": 40,
-    "steps": 500,
+    "steps": 800,
     "learning_rate": 1.0e-3,      # published 1e-4 (UNet3+) and 2e-3 (ResNets)
     "lr_schedule": "cosine",      # published: cosine decay to 1e-5
     "min_learning_rate": 1.0e-5,
