@@ -37,6 +37,7 @@ localrules:
     figure_cumulative_f1,
     figure_f1_vs_weight,
     figure_confusion_matrices,
+    plot_training,
 
 
 # Before the first job of a real run (not a dry run): a read-only output folder is one line

@@ -10,6 +10,8 @@ from scipy import ndimage
 
 from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
+from tomobench.evaluation.bootstrap import Units, point_estimates
+from tomobench.evaluation.shrec import score_picks
 from tomobench.methods.learning import (
     KINDS,
     load_checkpoint,
@@ -28,6 +30,13 @@ from tomobench.methods.learning.postprocess import (
     mean_shift_clusters,
 )
 from tomobench.methods.learning.registry import LearningKind, register
+from tomobench.methods.learning.training import (
+    class_weights,
+    inference_parameters,
+    macro_dice,
+    validation_truth,
+)
+from tomobench.paper.figures import save_figure, training_curves_figure
 from tomobench.particles import read_picks, write_picks
 
 RADII = {"5MRC": 5.0, "3QM1": 3.0}
@@ -56,21 +65,39 @@ def _recall(picks: pd.DataFrame, tomogram) -> float:
 
 # --- training -------------------------------------------------------------------------------
 
-def test_tiny_network_overfits_and_recovers_particles(tomograms):
-    training = {**TINY_TRAINING, "steps": 80, "learning_rate": 3e-3, "norm": "batch",
-                "cross_entropy_weight": 1.0}
-    checkpoint, report = train("deepfinder", training, tomograms[:1], tomograms[:1], seed=1)
+THREE_SIZES = {"5MRC": 5.0, "3CF3": 3.5, "3QM1": 2.5}
+
+
+@pytest.fixture(scope="module")
+def three_sizes(tmp_path_factory):
+    """One toy tomogram with planted spheres of three sizes (radius 5, 3.5 and 2.5 voxels)."""
+    directory = tmp_path_factory.mktemp("three_sizes") / "model_0"
+    syn.synthetic_tomogram(directory, (32, 56, 56), THREE_SIZES, 15, seed=3, noise=0.3)
+    return load_tomogram(syn.tomogram_paths(directory))
+
+
+@pytest.mark.parametrize("kind", ["deepfinder", "mc_ds_net"])
+def test_tiny_network_overfits_and_recovers_particles_with_their_classes(kind, three_sizes):
+    training = {**TINY_TRAINING, "steps": 100, "learning_rate": 3e-3, "norm": "batch",
+                "cross_entropy_weight": 1.0, "class_weight_power": 0.5}
+    if kind == "mc_ds_net":  # its shared encoder also learns to denoise: more steps
+        training.update(widths=[8, 8, 16], steps=160)
+    checkpoint, report = train(kind, training, [three_sizes], [three_sizes], seed=1)
     losses = [entry["validation_loss"] for entry in report["history"]]
-    assert losses[-1] < 0.5 * losses[0]
-    picks = pick(checkpoint, tomograms[0].reconstruction, TINY_INFERENCE)
-    assert _recall(picks, tomograms[0]) >= 0.8
-    found, count, _ = syn.localization_hits(picks, tomograms[0].occupancy)
-    assert found / count >= 0.8  # few spurious or duplicate picks
+    assert losses[-1] < 0.7 * losses[0]
+    assert report["class_weights"][0] == 1 and min(report["class_weights"][1:]) > 1
+    picks = pick(checkpoint, three_sizes.reconstruction, TINY_INFERENCE)
+    scores = score_picks(validation_truth(three_sizes), picks, mode="corrected")
+    estimates = point_estimates(Units.from_json(scores["units"]))
+    assert estimates["F1"] >= 0.85, estimates
+    for name in THREE_SIZES:  # every size found with its class
+        assert estimates[f"class:{name}"] >= 0.75, (name, estimates)
 
 
 def test_training_is_deterministic_and_resumable(tomograms, tmp_path):
+    # with the moving average and class weights, whose state must survive the resume too
     training = {**TINY_TRAINING, "steps": 6, "validation_interval": 3,
-                "checkpoint_interval": 3}
+                "checkpoint_interval": 3, "ema_decay": 0.5, "class_weight_power": 0.5}
     first, report = train("deepfinder", training, tomograms[:1], tomograms[2:], seed=7)
     second, _ = train("deepfinder", training, tomograms[:1], tomograms[2:], seed=7)
     for key, value in first["state_dict"].items():
@@ -147,11 +174,42 @@ def test_methods_train_and_pick_end_to_end(kind, tomograms, tmp_path):
     assert report["class_names"] == ["background", "3QM1", "5MRC"]
     assert set(report["class_stats"]) == {"3QM1", "5MRC"}
     assert len(report["history"]) == 2 and report["best_validation_loss"] is not None
+    assert all(0 <= entry["validation_dice"] <= 1 for entry in report["history"])
+    tuned = checkpoint["tuned_inference"]
+    grid = KINDS[kind].tuning_grid
+    assert set(tuned) == set(grid) and all(tuned[k] in grid[k] for k in grid)
+    assert len(report["tuning"]) == np.prod([len(v) for v in grid.values()])
+    save_figure(training_curves_figure(report, kind), tmp_path / "training.png", pdf=False)
+    assert (tmp_path / "training.png").stat().st_size > 10_000
     picks = pick(checkpoint, tomograms[2].reconstruction * 7 + 3, TINY_INFERENCE)
     assert list(picks.columns) == ["class_name", "x", "y", "z", "score"]
     assert set(picks.class_name) <= {"3QM1", "5MRC"}
     write_picks(tmp_path / "picks.txt", picks)
     assert len(read_picks(tmp_path / "picks.txt")) == len(picks)
+
+
+def test_class_weights_follow_voxel_shares():
+    # channel voxel counts 800 / 100 / 25 / 0
+    target = np.repeat(np.arange(4), [800, 100, 25, 0])
+    assert class_weights([target], 4, 0.0, 100.0).tolist() == [1, 1, 1, 1]
+    np.testing.assert_allclose(class_weights([target[:400], target[400:]], 4, 0.5, 100.0),
+                               [1, 8 ** 0.5, 32 ** 0.5, 100])  # absent channel: the cap
+    np.testing.assert_allclose(class_weights([target], 4, 1.0, 10.0), [1, 8, 10, 10])
+
+
+def test_macro_dice_rewards_every_class():
+    target = np.array([0, 0, 1, 1, 2, 2])
+    assert macro_dice(target, target) == 1.0
+    assert macro_dice(np.array([0, 0, 1, 1, 1, 1]), target) == pytest.approx((2 / 3 + 0) / 2)
+    assert macro_dice(np.zeros(4, int), np.zeros(4, int)) == 0.0  # background only
+
+
+def test_configured_inference_keys_override_the_tuned_ones():
+    checkpoint = {"kind": "deepfinder",
+                  "tuned_inference": {"min_probability": 0.6, "min_size_fraction": 0.25}}
+    params = inference_parameters(checkpoint, {"min_size_fraction": 0.02})
+    assert params["min_probability"] == 0.6 and params["min_size_fraction"] == 0.02
+    assert inference_parameters({"kind": "deepfinder"}, None)["min_probability"] == 0.0
 
 
 def test_bad_configuration_is_reported(tomograms):
@@ -161,6 +219,8 @@ def test_bad_configuration_is_reported(tomograms):
         train("nope", {}, tomograms[:1], [], seed=1)
     with pytest.raises(InputError, match="multiple of 4"):
         train("deepfinder", {"patch_voxels": 30}, tomograms[:1], [], seed=1)
+    with pytest.raises(InputError, match="training.select_by: 'f1' is not one of"):
+        train("deepfinder", {"select_by": "f1"}, tomograms[:1], [], seed=1)
     with pytest.raises(InputError, match="exceeds the tomogram shape"):
         train("deepfinder", {"patch_voxels": 64}, tomograms[:1], [], seed=1)
 

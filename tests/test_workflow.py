@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tomobench.classes import class_id
+from tomobench.methods.learning import KINDS
 from tomobench.mrc import read_mrc
 from tomobench.particles import read_particle_locations, read_picks
 from tomobench.workflow_support import code_dependencies
@@ -172,6 +173,11 @@ def test_tiny_run_outputs(tiny_run):
         for method in config["methods"]:
             assert method in text, (table, method)
     assert (run / "paper" / "figure9_cumulative_f1.png").stat().st_size > 1000
+    for method, params in config["methods"].items():
+        if params["kind"] in KINDS:  # learned: curves and tuned post-processing
+            report = json.loads((run / "models" / method / "training.json").read_text())
+            assert report["tuned_inference"] and report["history"], method
+            assert (run / "models" / method / "training.png").stat().st_size > 10_000
     for table in ("table1_structures", "table3_localization_vs_paper"):
         assert "<table>" in (run / "paper" / f"{table}.html").read_text()
     assert (run / "config.yaml").is_file()

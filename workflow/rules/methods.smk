@@ -203,6 +203,33 @@ rule train_learning:
         "../scripts/train_learning.py"
 
 
+rule plot_training:
+    input:
+        "results/{name}/models/{method}/training.json",
+    output:
+        report(
+            "results/{name}/models/{method}/training.png",
+            category="Training",
+            caption="../report/training.rst",
+            labels={"method": "{method}"},
+        ),
+    log:
+        "results/{name}/logs/plot_training/{method}.log",
+    benchmark:
+        "results/{name}/benchmarks/plot_training/{method}.tsv"
+    wildcard_constraints:
+        method=methods_regex(*LEARNING_KINDS),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        code=code("plot_training.py"),
+    script:
+        "../scripts/plot_training.py"
+
+
 rule pick_learning:
     input:
         checkpoint="results/{name}/models/{method}/checkpoint.pt",

@@ -26,7 +26,7 @@ def method_outputs(name):
         "results/{name}/models/{method}/{file}",
         name=name,
         method=[m for m, p in METHODS.items() if p["kind"] in LEARNING_KINDS],
-        file=("checkpoint.pt", "training.json"),
+        file=("checkpoint.pt", "training.json", "training.png"),
     )
     calibrations = [
         f"results/{name}/models/{method}/dog_calibration.json"

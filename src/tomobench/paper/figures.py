@@ -277,3 +277,47 @@ def class_mask_slice_figure(image: np.ndarray, labels: np.ndarray, *, voxel_size
     ax.set_xlabel(f"x (voxels of {voxel_size_nm:g} nm)")
     ax.set_ylabel("y (voxels)")
     return figure
+
+
+def training_curves_figure(report: Mapping, method: str) -> Figure:
+    """A learned method's training progress from its ``training.json`` report.
+
+    Left: the training loss (mean over each validation interval) and the validation loss per
+    step; right: the validation macro Dice (where the kind has a segmentation head) and the
+    learning rate. A vertical line marks the kept (best) step; the subtitle names the
+    selection metric and the post-processing tuned on the validation tomograms.
+    """
+    history = pd.DataFrame(report["history"])
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    losses, metrics = figure.subplots(1, 2)
+    losses.plot(history["step"], history["training_loss"], label="training loss")
+    if "validation_loss" in history:
+        losses.plot(history["step"], history["validation_loss"], label="validation loss")
+    losses.set_xlabel("step")
+    losses.set_ylabel("loss")
+    if "validation_dice" in history:
+        metrics.plot(history["step"], history["validation_dice"], color="C2",
+                     label="validation macro Dice")
+        metrics.set_ylim(0, 1)
+        metrics.set_ylabel("validation macro Dice (foreground classes)")
+    else:
+        metrics.text(0.5, 0.5, "no segmentation head: no Dice", ha="center",
+                     transform=metrics.transAxes)
+    rate = metrics.twinx()
+    rate.plot(history["step"], history["learning_rate"], color="0.6", linestyle=":",
+              label="learning rate")
+    rate.set_ylabel("learning rate")
+    metrics.set_xlabel("step")
+    for ax in (losses, metrics):
+        ax.axvline(report["best_step"], color="0.3", linestyle="--", linewidth=1,
+                   label=f"kept: step {report['best_step']}")
+        ax.grid(alpha=0.3)
+    handles = metrics.get_legend_handles_labels()[0] + rate.get_legend_handles_labels()[0]
+    metrics.legend(handles=handles, fontsize=8, loc="lower right")
+    losses.legend(fontsize=8)
+    tuned = report.get("tuned_inference") or {}
+    figure.suptitle(
+        f"{method} ({report['kind']}): {len(report['training_tomograms'])} training tomograms, "
+        f"weights selected by {report.get('selected_by', 'validation_loss')}"
+        + (f"; tuned post-processing {tuned}" if tuned else ""), fontsize=10)
+    return figure

@@ -41,6 +41,7 @@ COMMON_TRAINING_DEFAULTS: dict[str, Any] = {
     "class_weight_cap": 100.0,    # ... at most this (f = voxel share in the training targets)
     "ema_decay": 0.0,             # exponential moving average of the weights (0 = off)
     "tune_postprocessing": True,  # tune the kind's post-processing on the validation tomograms
+    "select_by": "validation_loss",  # validation_loss | validation_dice: which weights to keep
 }
 
 #: Inference keys every kind understands.

@@ -134,17 +134,61 @@ def _sampler(kind, tomograms, table, params, patch_shape, probabilities=None) ->
     )
 
 
-def _evaluate(network, kind, batches, params, class_weights, device, autocast) -> float:
+def _evaluate(network, kind, batches, params, class_weights, device, autocast
+              ) -> dict[str, float]:
+    """Mean loss of the fixed validation batches and, for kinds with a ``segmentation`` head,
+    their macro Dice (:func:`macro_dice` of the arg-max labels over all batches)."""
     network.eval()
     total = 0.0
+    predicted, target = [], []
     with torch.no_grad():
         for batch in batches:
             tensors = _to_tensors(batch, device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 outputs = network(tensors["input"])
             total += float(kind.loss(outputs, tensors, params, class_weights)[0])
+            if "segmentation" in outputs and "segmentation" in tensors:
+                predicted.append(outputs["segmentation"].argmax(1).cpu().numpy())
+                target.append(tensors["segmentation"].cpu().numpy())
     network.train()
-    return total / max(1, len(batches))
+    metrics = {"validation_loss": total / max(1, len(batches))}
+    if predicted:
+        metrics["validation_dice"] = macro_dice(np.concatenate(predicted),
+                                                np.concatenate(target))
+    return metrics
+
+
+#: Validation metrics that can choose the kept weights (``training.select_by``).
+SELECTION_METRICS = ("validation_loss", "validation_dice")
+
+
+def _selection_score(entry: dict, select_by: str, step: int) -> float:
+    """Lower is better: the validation loss, minus the validation Dice, or (without
+    validation tomograms) minus the step, so the last weights win."""
+    if select_by == "validation_dice" and "validation_dice" in entry:
+        return -entry["validation_dice"]
+    return entry.get("validation_loss", -step)
+
+
+def _entry_at(history: list[dict], step: int) -> dict:
+    return next((entry for entry in history if entry["step"] == step), {})
+
+
+def macro_dice(predicted: np.ndarray, target: np.ndarray) -> float:
+    """Mean Dice over the foreground channels (index > 0) present in ``target``.
+
+    ``predicted`` and ``target`` are integer channel-index arrays of one shape (e.g.
+    ``(batch, z, y, x)``); a channel present in ``target`` but never predicted scores 0, so the
+    mean rewards finding every class, not just the common ones.
+    """
+    scores = []
+    for channel in np.unique(target):
+        if channel == 0:
+            continue
+        truth, guess = target == channel, predicted == channel
+        scores.append(2.0 * np.count_nonzero(truth & guess)
+                      / (np.count_nonzero(truth) + np.count_nonzero(guess)))
+    return float(np.mean(scores)) if scores else 0.0
 
 
 def _check_patch(patch_shape, alignment: int, key: str) -> None:
@@ -170,6 +214,12 @@ def check_method_parameters(kind_name: str, training: dict | None, inference: di
         except ValueError as error:
             raise InputError(f"{key}: {error}") from None
         _check_patch(shape, alignment, key)
+    _check_select_by(params["select_by"], f"{where}.training.select_by")
+
+
+def _check_select_by(value, key: str) -> None:
+    if value not in SELECTION_METRICS:
+        raise InputError(f"{key}: {value!r} is not one of {list(SELECTION_METRICS)}")
 
 
 def class_weights(targets: list[np.ndarray], n_channels: int, power: float, cap: float
@@ -237,6 +287,7 @@ def train(
     """
     kind = get_kind(kind_name)
     params = kind.training_params(training)
+    _check_select_by(params["select_by"], "training.select_by")
     device = torch.device(device)
     configure_threads(device, threads)
     if not training_tomograms:
@@ -309,16 +360,17 @@ def train(
             }
             throughput = window_steps * voxels_per_step / max(time.perf_counter() - clock, 1e-9)
             if validation_batches:
-                entry["validation_loss"] = _evaluate(evaluated, kind, validation_batches, params,
-                                                     weights_tensor, device, autocast)
-            score = entry.get("validation_loss", -step)
+                entry.update(_evaluate(evaluated, kind, validation_batches, params,
+                                       weights_tensor, device, autocast))
+            score = _selection_score(entry, params["select_by"], step)
             if best is None or score < best["score"]:
                 best = {"score": score, "step": step, "state_dict": _plain_state(evaluated)}
             history.append(entry)
             logger.info(
-                "epoch %d step %d/%d loss %.4f val %s lr %.2e throughput %.3g voxels/s",
+                "epoch %d step %d/%d loss %.4f val %s dice %s lr %.2e throughput %.3g voxels/s",
                 entry["epoch"], step, steps, entry["training_loss"],
                 f"{entry['validation_loss']:.4f}" if "validation_loss" in entry else "n/a",
+                f"{entry['validation_dice']:.3f}" if "validation_dice" in entry else "n/a",
                 entry["learning_rate"], throughput)
             clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
         if state_path and (step % int(params["checkpoint_interval"]) == 0) and step < steps:
@@ -351,7 +403,8 @@ def train(
         "validation_tomograms": [t.name for t in validation_tomograms],
         "parameters": sum(p.numel() for p in network.parameters()),
         "best_step": int(best["step"]),
-        "best_validation_loss": best["score"] if validation_batches else None,
+        "selected_by": params["select_by"] if validation_batches else "last step",
+        "best_validation_loss": _entry_at(history, best["step"]).get("validation_loss"),
         "history": history,
         "tuned_inference": checkpoint["tuned_inference"],
         "tuning": tuning,
