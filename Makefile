@@ -7,7 +7,8 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev
 CORES ?= all
 SNAKEMAKE_ARGS ?=
-# Another configuration: make run CONFIG=config/shrec2021.yaml (replaces config/config.yaml).
+# Another configuration: make run CONFIG=config/shrec2021.yaml (replaces config/config.yaml);
+# several files are merged in order: CONFIG="config/config.yaml config/paper_methods.yaml".
 CONFIG ?=
 CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG))
 
@@ -26,8 +27,8 @@ $(STAMP): pyproject.toml
 
 # One line for a config file that does not exist (snakemake itself prints a traceback).
 check-config:
-	@test -z "$(CONFIG)" -o -f "$(CONFIG)" || \
-		{ echo "make: error: CONFIG=$(CONFIG): config file not found" >&2; exit 2; }
+	@for file in $(CONFIG); do test -f "$$file" || \
+		{ echo "make: error: CONFIG=$(CONFIG): config file not found ($$file)" >&2; exit 2; }; done
 
 run: check-config $(STAMP)
 	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) $(CONFIG_ARGS)

@@ -43,6 +43,9 @@ def training_throughput(kind_name: str, device: torch.device, steps: int) -> flo
         "segmentation": torch.randint(0, N_CLASSES, (shape[0], *shape[2:]),
                                       generator=generator).to(device),
         "denoised": torch.randn(shape, generator=generator).to(device),
+        "fiducial": (torch.rand(shape, generator=generator) < 0.01).float().to(device),
+        "heatmap": torch.rand((shape[0], N_CLASSES - 1, *shape[2:]),
+                              generator=generator).to(device),
     }
     batch = {k: v.contiguous(memory_format=CHANNELS_LAST) if v.dim() == 5 else v
              for k, v in batch.items()}

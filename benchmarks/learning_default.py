@@ -21,7 +21,8 @@ import numpy as np
 import yaml
 
 from tomobench.evaluation.bootstrap import Units, point_estimates
-from tomobench.evaluation.shrec import load_ground_truth_folder, score_picks
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import load_ground_truth_folder
 from tomobench.methods.learning import load_tomogram, pick, train
 from tomobench.mrc import read_mrc
 

@@ -171,6 +171,14 @@ def _learning_params(wildcards, section):
     return kind.inference_params(given)
 
 
+def _map_bytes_per_voxel(wildcards):
+    """Bytes per tomogram voxel of a kind's per-class float32 maps (targets in training, the
+    network's output in inference): U-CLSTM regresses one heatmap per class."""
+    if METHODS[wildcards.method]["kind"] == "u_clstm":
+        return 4 * len(PROTEIN_CLASSES) + 8  # + vesicle and fiducial channels
+    return 0
+
+
 def _patch_voxels(patch):
     return math.prod([patch] * 3 if isinstance(patch, int) else patch)
 
@@ -190,7 +198,10 @@ def training_mem_mb(wildcards, attempt):
         * _patch_voxels(p["patch_voxels"])
         * _pyramid_channels(p["widths"])
     )
-    return _megabytes(800, 24 * tomograms * _final_voxels() + 64 * activations, attempt)
+    per_voxel = 24 + _map_bytes_per_voxel(wildcards)
+    return _megabytes(
+        800, per_voxel * tomograms * _final_voxels() + 64 * activations, attempt
+    )
 
 
 def inference_mem_mb(wildcards, attempt):
@@ -201,4 +212,5 @@ def inference_mem_mb(wildcards, attempt):
     window = (
         p["batch_size"] * _patch_voxels(p["patch_voxels"]) * _pyramid_channels(widths)
     )
-    return _megabytes(800, 32 * _final_voxels() + 32 * window, attempt)
+    per_voxel = 32 + 2 * _map_bytes_per_voxel(wildcards)  # maps + the blending slab
+    return _megabytes(800, per_voxel * _final_voxels() + 32 * window, attempt)

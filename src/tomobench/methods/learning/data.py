@@ -175,7 +175,8 @@ class PatchSampler:
     """Class-balanced patch sampling from annotated tomograms.
 
     Each patch is, with probability ``background_fraction``, placed uniformly at random;
-    otherwise a class is drawn uniformly among the classes with particles, then one of its
+    otherwise a class is drawn among the classes with particles (uniformly, or with
+    ``class_probabilities[class_id]`` normalised over those classes), then one of its
     particles, and the patch is centred on it plus a uniform shift of up to ``shift_voxels``
     per axis (clamped to stay inside the tomogram). Rare classes are thus seen as often as
     abundant ones (DeepFinder's "bootstrap").
@@ -193,6 +194,7 @@ class PatchSampler:
     patch_shape: tuple[int, int, int]
     shift_voxels: int = 0
     background_fraction: float = 0.1
+    class_probabilities: dict[int, float] | None = None
     _pool: dict[int, np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -217,7 +219,12 @@ class PatchSampler:
             shape = np.array(self.inputs[tomogram].shape)
             return tomogram, rng.integers(0, shape - np.array(self.patch_shape) + 1)
         classes = self.class_ids
-        members = self._pool[classes[int(rng.integers(len(classes)))]]
+        if self.class_probabilities is None:
+            chosen = int(rng.integers(len(classes)))
+        else:
+            weights = np.array([self.class_probabilities.get(c, 0.0) for c in classes])
+            chosen = int(rng.choice(len(classes), p=weights / weights.sum()))
+        members = self._pool[classes[chosen]]
         tomogram, *centre = members[int(rng.integers(len(members)))]
         shape = np.array(self.inputs[tomogram].shape)
         centre = np.array(centre) + rng.integers(-self.shift_voxels, self.shift_voxels + 1, 3)

@@ -4,6 +4,7 @@
   label, centre of mass (MC DS Net; URFinder/U-CLSTM style).
 * ``mean_shift`` / ``mean_shift_clusters``: flat-kernel mean-shift clustering of labelled
   voxels with a per-class bandwidth and per-class size filter (DeepFinder).
+* ``component_filter``: the voxels of the components within size bounds (URFinder).
 * ``maxpool_nms``: local maxima of a score map above a threshold (heatmap pickers).
 
 Volumes are ``(z, y, x)``; positions are returned as DataFrames with ``z, y, x`` in voxels.
@@ -71,6 +72,31 @@ def connected_components(labels: np.ndarray, min_size: int = 1, connectivity: in
                           "x": centres[2], "size": sizes, "score": score}).iloc[1:]
     frame = frame[frame["size"] >= min_size]
     return frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def component_filter(mask: np.ndarray, min_size: int = 1, max_extent: int | None = None,
+                     connectivity: int = 26) -> np.ndarray:
+    """The voxels of ``mask`` in components of at least ``min_size`` voxels and (when
+    ``max_extent`` is given) a bounding box of at most ``max_extent`` voxels along every axis.
+
+    Parameters
+    ----------
+    mask : bool ``(z, y, x)``
+
+    Returns
+    -------
+    bool ``(z, y, x)``
+    """
+    components, count = ndimage.label(mask, structure=_structure(connectivity))
+    if count == 0:
+        return np.zeros(mask.shape, dtype=bool)
+    keep = np.bincount(components.ravel(), minlength=count + 1) >= min_size
+    if max_extent is not None:
+        for index, box in enumerate(ndimage.find_objects(components), start=1):
+            if box is not None and max(s.stop - s.start for s in box) > max_extent:
+                keep[index] = False
+    keep[0] = False
+    return keep[components]
 
 
 def mean_shift(points: np.ndarray, bandwidth: float, max_iterations: int = 50,
@@ -194,12 +220,14 @@ def mean_shift_clusters(labels: np.ndarray, bandwidths: dict[int, float],
             rows.append((class_id, *centres[index], sizes[index], score[index], bandwidth))
     frame = pd.DataFrame(rows, columns=[*COMPONENT_COLUMNS, "bandwidth"])
     if merge and len(frame):
-        frame = _merge_across_classes(frame)
+        frame = merge_across_classes(frame)
     frame = frame.sort_values("score", ascending=False, kind="stable")
     return frame[COMPONENT_COLUMNS].reset_index(drop=True)
 
 
-def _merge_across_classes(frame: pd.DataFrame) -> pd.DataFrame:
+def merge_across_classes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop each detection whose centre lies within the ``bandwidth`` (voxels) of a larger
+    detection (``size``) of another class; ties go to the smaller class id."""
     frame = frame.sort_values(["size", "class_id"], ascending=[False, True], kind="stable")
     positions = frame[["z", "y", "x"]].to_numpy()
     radii = frame["bandwidth"].to_numpy()

@@ -32,6 +32,8 @@ COMMON_TRAINING_DEFAULTS: dict[str, Any] = {
     "validation_patches": 16,     # fixed validation patches from the validation tomograms
     "checkpoint_interval": 50,    # steps between resumable training-state saves
     "background_fraction": 0.1,   # share of patches placed uniformly at random
+    "sampling_size_power": 0.0,   # particle patches: class drawn with probability proportional
+                                  # to (median particle volume)^-power (0 = uniform)
     "shift_voxels": 8,            # max random offset of a patch centre from its particle
     "augment": "wedge",           # none | wedge | wedge_mirror | extended (augment.py)
     "mixed_precision": True,      # bfloat16 autocast on CUDA (ignored on CPU)

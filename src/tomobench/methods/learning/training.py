@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from tomobench.atomic import atomic_path
+from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
 from tomobench.methods.learning.data import (
     ClassTable,
@@ -109,7 +110,19 @@ def _scheduler(optimizer, params: dict):
                      f"{params['lr_schedule']!r}")
 
 
-def _sampler(kind, tomograms, table, params, patch_shape) -> PatchSampler:
+def sampling_probabilities(stats: dict[str, dict], table: ClassTable, power: float
+                           ) -> dict[int, float] | None:
+    """Class-draw weights ``median_voxels ** -power`` per class id (None for ``power = 0``:
+    uniform); a class without statistics gets the weight of the smallest class."""
+    if power == 0:
+        return None
+    weights = {CLASS_ID[name]: float(s["median_voxels"]) ** -power for name, s in stats.items()
+               if s["median_voxels"] > 0}
+    fallback = max(weights.values(), default=1.0)
+    return {class_id: weights.get(class_id, fallback) for class_id in table.class_ids[1:]}
+
+
+def _sampler(kind, tomograms, table, params, patch_shape, probabilities=None) -> PatchSampler:
     return PatchSampler(
         inputs=[t.reconstruction for t in tomograms],
         targets=[kind.make_targets(t, table, params) for t in tomograms],
@@ -117,6 +130,7 @@ def _sampler(kind, tomograms, table, params, patch_shape) -> PatchSampler:
         patch_shape=patch_shape,
         shift_voxels=int(params["shift_voxels"]),
         background_fraction=float(params["background_fraction"]),
+        class_probabilities=probabilities,
     )
 
 
@@ -140,12 +154,13 @@ def _optimise(kind, network, optimisers, batch, params, weights, device, autocas
     return float(loss.detach())
 
 
-def _validation_batches(kind, tomograms, table, params, patch_shape, seed) -> list[dict]:
-    """The fixed validation batches (``validation_patches`` patches; none without
-    validation tomograms)."""
+def _validation_batches(kind, tomograms, table, params, patch_shape, seed,
+                        probabilities=None) -> list[dict]:
+    """The fixed validation batches (``validation_patches`` patches drawn as the training
+    patches are; none without validation tomograms)."""
     if not tomograms:
         return []
-    sampler = _sampler(kind, tomograms, table, params, patch_shape)
+    sampler = _sampler(kind, tomograms, table, params, patch_shape, probabilities)
     generator = rng(seed, "learning", kind.name, "validation")
     batch_size = int(params["batch_size"])
     count = math.ceil(int(params["validation_patches"]) / batch_size)
@@ -314,13 +329,13 @@ def train(
     stats = class_statistics(training_tomograms, table)
     patch_shape = patch_shape_of(params["patch_voxels"])
     _check_patch(patch_shape, kind.alignment(params), "training.patch_voxels")
-    train_sampler = _sampler(kind, training_tomograms, table, params, patch_shape)
+    probabilities = sampling_probabilities(stats, table, float(params["sampling_size_power"]))
+    train_sampler = _sampler(kind, training_tomograms, table, params, patch_shape, probabilities)
     batch_size = int(params["batch_size"])
     validation_batches = _validation_batches(kind, validation_tomograms, table, params,
-                                             patch_shape, seed)
-    # Kinds without a dense segmentation target (box classifiers) get equal weights.
-    weights = class_weights([t["segmentation"] for t in train_sampler.targets
-                             if "segmentation" in t],
+                                             patch_shape, seed, probabilities)
+    # from the class masks, so kinds without a dense segmentation target are weighted alike
+    weights = class_weights([table.channel_map(t.class_mask) for t in training_tomograms],
                             len(table.class_ids), float(params["class_weight_power"]),
                             float(params["class_weight_cap"]))
     weights_tensor = torch.from_numpy(weights).to(device)
