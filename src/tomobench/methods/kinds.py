@@ -31,10 +31,10 @@ METHOD_KINDS: dict[str, MethodKind] = {kind.name: kind for kind in (
     MethodKind("dog", "dog"),
     MethodKind("tm", "template_matching", "TM"),
     MethodKind("tm_f", "template_matching", "TM-F"),
-    MethodKind("urfinder", "learning", "URFinder"),
     MethodKind("deepfinder", "learning", "DeepFinder"),
-    MethodKind("u_clstm", "learning", "U-CLSTM"),
     MethodKind("mc_ds_net", "learning", "MC DS Net"),
+    MethodKind("urfinder", "learning", "URFinder"),
+    MethodKind("u_clstm", "learning", "U-CLSTM"),
     MethodKind("yopo", "learning", "YOPO"),
     MethodKind("cfn", "learning", "CFN"),
 )}
