@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a submission .txt, or a folder searched recursively for *.txt")
     evaluate.add_argument("--out", required=True, type=Path, metavar="DIR",
                           help="output folder (created; files of the same name are replaced)")
-    evaluate.add_argument("--mode", choices=("published", "corrected"), default="published",
-                          help="published (default): the organisers' numbers; corrected: "
-                               "recall denominator and exclusion quirks fixed")
+    evaluate.add_argument("--mode", choices=("published", "corrected"), default="corrected",
+                          help="corrected (default, as the workflow): recall denominator and "
+                               "exclusion quirks fixed, the ground truth scores 1; published: "
+                               "the organisers' numbers, quirks included")
     evaluate.add_argument("--slab-offset", type=_slab_offset, default="auto", metavar="auto|none|N",
                           help="z offset of a slab-shaped occupancy mask in the cube: auto "
                                "(default; detected from the particle centres, only when particle "
