@@ -376,10 +376,30 @@ def test_tm_merge_keeps_best_normalised_score_per_voxel():
                       "angle_index": 0, "radius_voxels": 5.0})
     b = pd.DataFrame({"class_name": ["3H84"], "x": [11.0], "y": [10.0], "z": [5.0],
                       "score": [0.3], "zscore": [6.0], "angle_index": 0, "radius_voxels": 3.0})
-    picks = merge_tm([a, b], merge_distance_voxels=2.0)
+    picks = merge_tm([a, b], merge_distance_voxels=2.0, pick_order="score")
     assert picks["class_name"].tolist() == ["3H84", "1BXN"]
     assert picks["score"].tolist() == [6.0, 4.0]
     assert len(merge_tm([a, b], merge_distance_voxels=0.0)) == 3
+
+
+def test_tm_pick_order_decides_the_class_of_a_particle_hit_twice():
+    """The evaluation labels a particle by its first hit: class_weight (the paper's per-class
+    lists, heaviest first) lists the 1BXN pick on the 3H84 particle before the better-scoring
+    3H84 pick; score order puts the 3H84 pick first."""
+    heavy = pd.DataFrame({"class_name": ["1BXN", "1BXN"], "x": [10.0, 40.0], "y": [10.0, 40.0],
+                          "z": [5.0, 5.0], "score": [0.3, 0.5], "zscore": [3.0, 5.0],
+                          "angle_index": 0, "radius_voxels": 5.0})
+    light = pd.DataFrame({"class_name": ["3H84"], "x": [11.0], "y": [10.0], "z": [5.0],
+                          "score": [0.3], "zscore": [6.0], "angle_index": 0, "radius_voxels": 3.0})
+    bead = pd.DataFrame({"class_name": ["fiducial"], "x": [60.0], "y": [60.0], "z": [5.0],
+                         "score": [1.0], "zscore": [1.0], "angle_index": -1, "radius_voxels": 3.0})
+    by_weight = merge_tm([light, heavy, bead])
+    assert by_weight["class_name"].tolist() == ["fiducial", "1BXN", "1BXN", "3H84"]
+    assert by_weight["score"].tolist() == [1.0, 5.0, 3.0, 6.0]
+    by_score = merge_tm([light, heavy, bead], pick_order="score")
+    assert by_score["class_name"].tolist() == ["3H84", "1BXN", "1BXN", "fiducial"]
+    with pytest.raises(InputError, match="pick_order"):
+        merge_tm([light], pick_order="random")
 
 
 def _two_class_scene():

@@ -123,7 +123,7 @@ def greedy_deduplicate(positions: np.ndarray, scores: np.ndarray, radius: float)
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     scores = np.asarray(scores, dtype=np.float64)
     order = np.lexsort((np.arange(len(scores)), -scores))
-    if radius <= 0 or len(order) == 0:
+    if len(order) == 0:
         return order
     tree = cKDTree(positions)
     dropped = np.zeros(len(scores), dtype=bool)

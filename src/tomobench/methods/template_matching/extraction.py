@@ -6,7 +6,11 @@ candidates' score histogram (the upper component of a two-Gaussian maximum-likel
 at ``μ - 2σ`` of that population; optionally pytom-match-pick's false-alarm threshold or a fixed
 one. Classes (and the LoG fiducials) are merged; picks of different classes on the same voxel
 (or closer than ``merge_distance_voxels``) keep only the best *normalised* score
-``(s - μ_search)/σ_search``.
+``(s - μ_search)/σ_search``. The evaluation labels a particle by the *first* pick in file order
+that hits it, so the order of the merged list decides TM's classification: ``class_weight``
+writes the per-class lists one after the other (fiducials, then heaviest class first: the order
+in which §3.7 reports them), ``score`` sorts all picks by normalised score, which turns the merge
+into an arg-max classifier the paper's TM did not have.
 
 TM-F: the same candidates, then, class by class in a configured order (round and symmetric
 complexes first, as the paper; fiducials before all), each candidate in decreasing score is
@@ -22,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfcinv
 
-from tomobench.classes import TM_F_ORDER
+from tomobench.classes import TABLE1, TM_F_ORDER
 from tomobench.errors import InputError
 from tomobench.methods.peaks import (
     greedy_deduplicate,
@@ -185,13 +189,21 @@ def _positions(frame: pd.DataFrame) -> np.ndarray:
     return frame[["z", "y", "x"]].to_numpy(dtype=np.float64)
 
 
-def merge_tm(candidates: list[pd.DataFrame], merge_distance_voxels: float = 0.0) -> pd.DataFrame:
+#: File orders of the TM picks (see the module docstring).
+TM_PICK_ORDERS = ("class_weight", "score")
+
+
+def merge_tm(candidates: list[pd.DataFrame], merge_distance_voxels: float = 0.0,
+             pick_order: str = "class_weight") -> pd.DataFrame:
     """TM: all classes' candidates in one list; of picks closer than ``merge_distance_voxels``
     (inclusive; 0 = the same rounded voxel) only the best normalised score survives.
 
-    Returns picks with columns ``class_name, x, y, z, score`` (score = normalised score),
-    sorted by decreasing score.
+    Returns picks with columns ``class_name, x, y, z, score`` (score = normalised score), in
+    ``pick_order``: ``class_weight`` = fiducials, then classes by decreasing molecular weight,
+    each by decreasing score; ``score`` = all by decreasing score.
     """
+    if pick_order not in TM_PICK_ORDERS:
+        raise InputError(f"TM pick_order must be one of {TM_PICK_ORDERS}, got {pick_order!r}")
     frame = pd.concat([c for c in candidates if len(c)], ignore_index=True) if any(
         len(c) for c in candidates) else pd.DataFrame(columns=CANDIDATE_COLUMNS)
     if frame.empty:
@@ -202,7 +214,20 @@ def merge_tm(candidates: list[pd.DataFrame], merge_distance_voxels: float = 0.0)
     kept = greedy_deduplicate(positions, frame["zscore"].to_numpy(),
                               max(merge_distance_voxels, 0.0))
     picks = frame.iloc[kept]
+    if pick_order == "class_weight":
+        weight_rank = picks["class_name"].map(_heaviest_first_rank)
+        picks = picks.iloc[np.argsort(weight_rank.to_numpy(), kind="stable")]
     return _as_picks(picks)
+
+
+def _heaviest_first_rank(name: str) -> float:
+    """Sort key: fiducials first, then proteins by decreasing molecular weight, others last."""
+    if name == "fiducial":
+        return -math.inf
+    record = TABLE1.get(name)
+    if record is None or record.molecular_weight_kda is None:
+        return math.inf
+    return -record.molecular_weight_kda
 
 
 def class_rank(class_order: list[str] | tuple[str, ...] | None):

@@ -65,6 +65,7 @@ EXTRACTION_DEFAULTS = {
     "exclusion_radius_fraction": 1.0,
     "border_voxels": 0,
     "merge_distance_voxels": 0.0,
+    "pick_order": "class_weight",
     "class_order": None,
     "overlap_radius_scale": 1.0,
     "fiducials": True,
@@ -237,7 +238,7 @@ def extract_picks(searches: list[ClassSearch], tomogram: np.ndarray | None, kind
         candidates.append(fiducials.assign(angle_index=-1))
         report["fiducial"] = {"accepted": int(len(fiducials))}
     if kind == "tm":
-        picks = merge_tm(candidates, params["merge_distance_voxels"])
+        picks = merge_tm(candidates, params["merge_distance_voxels"], params["pick_order"])
     else:
         picks = filter_tm_f(candidates, params["class_order"], params["overlap_radius_scale"])
     report["picks_per_class"] = picks["class_name"].value_counts().sort_index().to_dict()
