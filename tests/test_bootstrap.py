@@ -7,9 +7,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from tomobench.classes import SHREC_CLASS_NAMES
-from tomobench.evaluation.bootstrap import Units, bootstrap_intervals, point_estimates
+from tomobench.evaluation.bootstrap import (
+    Units,
+    bootstrap_intervals,
+    point_estimates,
+    spearman_with_weight,
+)
 from tomobench.evaluation.shrec import score_picks
 from tomobench.evaluation.truth import GroundTruth
 from tomobench.seeding import rng
@@ -75,7 +81,8 @@ def test_intervals_contain_the_estimate_shrink_with_particles_and_are_seeded():
             assert low <= result["localization"][metric] <= high
         for name, (low, high) in intervals["per_class_f1"].items():
             assert low <= result["classification"]["per_class"][name]["F1"] <= high
-        assert set(intervals["size_group_f1"]) == {"small", "medium", "large"}
+        assert set(intervals["size_group_f1"]) == {"small", "medium", "large", "all",
+                                                   "spearman_weight"}
         widths.append(np.diff(intervals["localization"]["F1"])[0])
     # 9x the particles: intervals ~3x narrower
     assert widths[1] < 0.5 * widths[0]
@@ -95,6 +102,19 @@ def test_coverage_of_the_f1_interval():
         low, high = bootstrap_intervals(units, 400, rng(1, trial))["localization"]["F1"]
         covered += low <= true_f1 <= high
     assert 0.8 <= covered / trials <= 1.0
+
+
+def test_spearman_with_weight_ranks_with_ties_and_flags_undefined_rows():
+    proteins = ["1S3X", "3GL1", "1BXN", "5MRC"]  # increasing molecular weight
+    rows = np.array([[0.1, 0.2, 0.3, 0.9],     # rises with weight: +1
+                     [0.9, 0.3, 0.2, 0.1],     # falls: -1
+                     [0.0, 0.0, 1.0, 1.0],     # ties get the average rank
+                     [0.5, 0.5, 0.5, 0.5],     # constant: undefined
+                     [0.1, np.nan, 0.3, 0.4]])  # a missing class: undefined
+    rho = spearman_with_weight(rows, proteins)
+    assert rho[0] == pytest.approx(1.0) and rho[1] == pytest.approx(-1.0)
+    assert rho[2] == pytest.approx(scipy.stats.spearmanr(rows[2], [1, 2, 3, 4]).statistic)
+    assert np.isnan(rho[3]) and np.isnan(rho[4])
 
 
 def test_units_of_several_tomograms_add_up():

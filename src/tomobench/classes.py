@@ -124,6 +124,8 @@ EXCLUDED_CLASSES: tuple[str, ...] = tuple(c.name for c in CLASSES
 TABLE1: dict[str, ShrecClass] = {c.name: c for c in CLASSES if c.volume_nm3 is not None}
 #: Smallest to largest molecular weight: the paper's plotting order.
 SIZE_ORDER: tuple[str, ...] = tuple(sorted(TABLE1, key=lambda n: TABLE1[n].molecular_weight_kda))
+#: Table 4's columns: the proteins by molecular weight, then the gold fiducials.
+TABLE4_CLASSES: tuple[str, ...] = (*SIZE_ORDER, "fiducial")
 #: Table 5 of the paper: size group -> its proteins, light to heavy.
 SIZE_GROUPS: dict[str, tuple[str, ...]] = {
     group: tuple(n for n in SIZE_ORDER if TABLE1[n].size_group == group)

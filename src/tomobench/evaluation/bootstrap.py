@@ -11,8 +11,9 @@ resample the *units* of a scored submission with replacement:
 Both kinds are drawn from one pool, so the numbers of particles and of false positives vary
 between resamples as they would between tomograms of the same particle and false-positive
 density. Each resample gives RR, N, TP and the first-hit confusion counts, and from them
-recall, precision, localisation F1, per-class F1 (one-vs-rest, as Table 4) and the size-group
-means (Table 6). The interval is the percentile interval (default 2.5 % and 97.5 %) over
+recall, precision, localisation F1, per-class F1 (one-vs-rest, as Table 4), the size-group
+means (Table 6), the mean over Table 4's classes and the Spearman correlation of the
+proteins' F1 with molecular weight. The interval is the percentile interval (default 2.5 % and 97.5 %) over
 the resamples where the metric is defined. With all weights equal to one the same formulas
 give exactly the point estimates of :func:`tomobench.evaluation.shrec.score_picks` (tested).
 """
@@ -25,10 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tomobench.classes import SHREC_CLASS_NAMES, SIZE_GROUPS
+from scipy.stats import rankdata
+
+from tomobench.classes import SHREC_CLASS_NAMES, SIZE_GROUPS, SIZE_ORDER, TABLE1, TABLE4_CLASSES
 
 #: Localisation metrics that get an interval.
 LOCALIZATION_METRICS = ("recall", "precision", "F1")
+#: Summary "groups" beside the size groups: the mean F1 over Table 4's classes, and the
+#: Spearman correlation of the proteins' F1 with their molecular weight.
+ALL_CLASSES = "all"
+WEIGHT_CORRELATION = "spearman_weight"
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,14 +135,42 @@ def metrics_from_weights(units: Units, particle_weights: np.ndarray,
     for index, name in enumerate(classes):
         tp_c, fn_c, fp_c = counts[:, 3 + 3 * index:6 + 3 * index].T
         out[f"class:{name}"] = _ratio(2 * tp_c, 2 * tp_c + fp_c + fn_c)
-    for group, members in SIZE_GROUPS.items():
+    for group, members in {**SIZE_GROUPS, ALL_CLASSES: TABLE4_CLASSES}.items():
         present = [out[f"class:{m}"] for m in members if m in classes]
         if present:
             stacked = np.stack(present)
             defined = np.isfinite(stacked).sum(axis=0)
             total = np.nansum(stacked, axis=0)
             out[f"group:{group}"] = np.where(defined > 0, total / np.maximum(defined, 1), np.nan)
+    proteins = [m for m in SIZE_ORDER if m in classes]
+    if len(proteins) >= 3:
+        out[f"group:{WEIGHT_CORRELATION}"] = spearman_with_weight(
+            np.stack([out[f"class:{m}"] for m in proteins], axis=1), proteins)
     return out
+
+
+def spearman_with_weight(class_f1: np.ndarray, proteins: Sequence[str]) -> np.ndarray:
+    """Spearman rank correlation between per-class F1 and molecular weight (the paper's Table 1),
+    row by row.
+
+    Parameters
+    ----------
+    class_f1 : ``(rows, len(proteins))`` F1 values; ties get their average rank.
+
+    Returns
+    -------
+    ``(rows,)``; NaN where a row has a NaN or all its F1 values are equal.
+    """
+    weights = np.array([TABLE1[name].molecular_weight_kda for name in proteins], dtype=float)
+    f1 = np.atleast_2d(np.asarray(class_f1, dtype=np.float64))
+    ranks = rankdata(f1, axis=1)
+    weight_ranks = rankdata(weights)
+    centred = ranks - ranks.mean(axis=1, keepdims=True)
+    weight_centred = weight_ranks - weight_ranks.mean()
+    norm = np.sqrt((centred ** 2).sum(axis=1) * (weight_centred ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (centred @ weight_centred) / norm
+    return np.where(np.isnan(f1).any(axis=1) | (norm == 0), np.nan, rho)
 
 
 def scored_classes(units: Units) -> list[str]:
@@ -180,7 +215,8 @@ def bootstrap_intervals(units: Units, resamples: int, rng: np.random.Generator,
     tail = 100 * (1 - confidence) / 2
     keys = [metric for metric in LOCALIZATION_METRICS]
     keys += [f"class:{name}" for name in classes]
-    keys += [f"group:{group}" for group in SIZE_GROUPS if f"group:{group}" in values]
+    keys += [f"group:{group}" for group in (*SIZE_GROUPS, ALL_CLASSES, WEIGHT_CORRELATION)
+             if f"group:{group}" in values]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: undefined everywhere
         bounds = np.nanpercentile(np.stack([values[k] for k in keys]), [tail, 100 - tail], axis=1)

@@ -6,7 +6,7 @@ Typed from Tables 2–7 of the paper. Class names are the SHREC names of
 
 from __future__ import annotations
 
-from tomobench.classes import SIZE_GROUPS, SIZE_ORDER, size_group_label
+from tomobench.classes import SIZE_GROUPS, TABLE4_CLASSES, size_group_label
 
 #: Paper method names in the order of its tables.
 PAPER_METHODS = ("URFinder", "DeepFinder", "U-CLSTM", "MC DS Net", "YOPO", "CFN", "TM-F", "TM")
@@ -32,7 +32,6 @@ TABLE3_LOCALIZATION = {
 }
 
 #: Table 4: per-class F1 (columns light to heavy, then fiducial).
-TABLE4_CLASSES = (*SIZE_ORDER, "fiducial")
 TABLE4_CLASS_F1 = {
     "URFinder": (0.000, 0.423, 0.453, 0.600, 0.542, 0.672, 0.673, 0.867, 0.967, 0.860, 0.926,
                  0.954, 0.429),

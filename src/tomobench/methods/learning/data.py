@@ -9,7 +9,7 @@ A training tomogram is the directory ``results/<name>/data/model_<i>/`` (``tomob
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 
 from tomobench.classes import CLASS_ID, SHREC_CLASS_NAMES
 from tomobench.errors import InputError
+from tomobench.fourier import fourier_bin
 from tomobench.io import TRAINING_FILES
 from tomobench.methods.learning.augment import augment
 from tomobench.mrc import read_mrc
@@ -105,6 +106,43 @@ def load_tomogram(paths: dict[str, str | os.PathLike], name: str | None = None) 
         grandmodel=normalize(volumes["grandmodel"]),
         particles=particles,
         voxel_size_nm=voxel_size_nm,
+    )
+
+
+def bin_volume(volume: np.ndarray, binning: int, what: str = "tomogram") -> np.ndarray:
+    """A ``(z, y, x)`` volume Fourier-binned by ``binning`` (1 = unchanged): sample ``i`` of the
+    result sits at input voxel ``binning * i`` (``tomobench.fourier.fourier_bin``).
+
+    Raises ``InputError`` naming ``what`` when an edge is not a multiple of ``binning``.
+    """
+    if binning == 1:
+        return volume
+    if any(n % binning for n in volume.shape):
+        raise InputError(f"{what}: shape {volume.shape} is not a multiple of "
+                         f"training.input_binning = {binning} along every axis")
+    return fourier_bin(volume, binning)
+
+
+def bin_tomogram(tomogram: TomogramData, binning: int) -> TomogramData:
+    """The annotated tomogram at ``binning`` times the voxel size, on the grid of
+    ``bin_volume``: reconstruction and grand model Fourier-binned (then normalised), masks
+    sampled at voxels ``binning * i`` (so a label is the one at the binned voxel's position),
+    particle centres divided by ``binning`` and rounded down (inside the binned grid).
+    """
+    if binning == 1:
+        return tomogram
+    take = (slice(None, None, binning),) * 3
+    particles = tomogram.particles.copy()
+    for axis in "xyz":
+        particles[axis] = np.floor(particles[axis].to_numpy(dtype=np.float64) / binning)
+    return replace(
+        tomogram,
+        reconstruction=normalize(bin_volume(tomogram.reconstruction, binning, tomogram.name)),
+        grandmodel=normalize(bin_volume(tomogram.grandmodel, binning, tomogram.name)),
+        class_mask=np.ascontiguousarray(tomogram.class_mask[take]),
+        occupancy=np.ascontiguousarray(tomogram.occupancy[take]),
+        particles=particles,
+        voxel_size_nm=tomogram.voxel_size_nm * binning,
     )
 
 

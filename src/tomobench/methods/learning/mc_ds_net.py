@@ -46,7 +46,7 @@ INFERENCE_DEFAULTS = {
 #: the voxels' probability floor and the component-size filter.
 TUNING_GRID = {
     "min_probability": [0.0, 0.4, 0.6],
-    "min_size_voxels": [5, 20, 50, 100],
+    "min_size_voxels": [2, 5, 12, 25, 50, 100],
 }
 
 

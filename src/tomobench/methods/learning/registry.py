@@ -22,6 +22,8 @@ from tomobench.methods.learning.data import ClassTable, TomogramData
 
 #: Training keys every kind understands (kinds add their own defaults on top).
 COMMON_TRAINING_DEFAULTS: dict[str, Any] = {
+    "input_binning": 1,           # the network sees the tomogram Fourier-binned by this factor
+                                  # (training and inference; picks mapped back to voxels)
     "patch_voxels": 32,           # training patch edge (or [z, y, x]); multiple of the alignment
     "batch_size": 4,
     "steps": 300,                 # optimiser steps

@@ -30,6 +30,8 @@ from tomobench.methods.learning.data import (
     ClassTable,
     PatchSampler,
     TomogramData,
+    bin_tomogram,
+    bin_volume,
     class_statistics,
     normalize,
     particle_centres,
@@ -326,6 +328,10 @@ def train(
     if not training_tomograms:
         raise InputError("tomograms.training: no training tomograms given")
     table = ClassTable.from_tomograms(training_tomograms + validation_tomograms)
+    binning = int(params["input_binning"])
+    full_validation = validation_tomograms
+    training_tomograms = [bin_tomogram(t, binning) for t in training_tomograms]
+    validation_tomograms = [bin_tomogram(t, binning) for t in validation_tomograms]
     stats = class_statistics(training_tomograms, table)
     patch_shape = patch_shape_of(params["patch_voxels"])
     _check_patch(patch_shape, kind.alignment(params), "training.patch_voxels")
@@ -409,7 +415,7 @@ def train(
     tuning = []
     if validation_tomograms and params["tune_postprocessing"] and kind.tuning_grid:
         checkpoint["tuned_inference"], tuning = tune_postprocessing(
-            checkpoint, validation_tomograms, device, threads)
+            checkpoint, full_validation, device, threads)
     report = {
         **{key: checkpoint[key] for key in ("kind", "training", "seed", "class_names",
                                             "class_stats", "best_step", "tuned_inference")},
@@ -475,8 +481,8 @@ def tune_postprocessing(checkpoint: dict, tomograms: list[TomogramData],
         params = {**base, **candidate}
         parts = []
         for tomogram_maps, truth in zip(maps, truths, strict=True):
-            picks = to_picks(kind.postprocess(tomogram_maps, table, checkpoint["class_stats"],
-                                              params))
+            picks = to_picks(_unbinned(kind.postprocess(
+                tomogram_maps, table, checkpoint["class_stats"], params), checkpoint))
             parts.append(Units.from_json(score_picks(truth, picks, mode="corrected")["units"]))
         estimates = point_estimates(Units.concatenate(parts))
         localization_f1 = estimates["F1"]
@@ -555,7 +561,7 @@ def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
     patch_shape = patch_shape_of(params["patch_voxels"])
     alignment = kind.alignment(checkpoint["training"])
     _check_patch(patch_shape, alignment, "inference.patch_voxels")
-    volume = normalize(volume)
+    volume = normalize(bin_volume(volume, _input_binning(checkpoint)))
 
     def window(forward) -> dict[str, np.ndarray]:
         return sliding_window(
@@ -588,4 +594,18 @@ def pick(checkpoint: dict, volume: np.ndarray, inference: dict,
     maps = predict_maps(checkpoint, volume, params, device, threads)
     table = ClassTable(tuple(checkpoint["class_ids"]))
     frame = kind.postprocess(maps, table, checkpoint["class_stats"], params)
-    return to_picks(frame)
+    return to_picks(_unbinned(frame, checkpoint))
+
+
+def _input_binning(checkpoint: dict) -> int:
+    return int(checkpoint["training"].get("input_binning", 1))
+
+
+def _unbinned(frame: pd.DataFrame, checkpoint: dict) -> pd.DataFrame:
+    """Positions ``z, y, x`` of the binned network grid back in tomogram voxels (binned sample
+    ``i`` sits at voxel ``binning * i``, see ``data.bin_volume``)."""
+    binning = _input_binning(checkpoint)
+    if binning == 1 or frame.empty:
+        return frame
+    return frame.assign(**{axis: frame[axis].to_numpy(dtype=np.float64) * binning
+                           for axis in ("z", "y", "x")})
