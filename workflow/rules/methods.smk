@@ -160,7 +160,9 @@ rule train_learning:
         method=methods_regex(*LEARNING_KINDS),
     conda:
         "../../envs/tomobench.yaml"
-    threads: 2
+    # One torch thread: the learned weights are then the same for any --cores, and on a
+    # few cores two trainings side by side get more done than one with two threads.
+    threads: 1
     resources:
         mem_mb=training_mem_mb,
         gpu=GPU_REQUEST,
@@ -217,7 +219,7 @@ rule pick_learning:
         method=methods_regex(*LEARNING_KINDS),
     conda:
         "../../envs/tomobench.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=inference_mem_mb,
         gpu=GPU_REQUEST,
