@@ -163,6 +163,9 @@ rule train_learning:
     # One torch thread: the learned weights are then the same for any --cores, and on a
     # few cores two trainings side by side get more done than one with two threads.
     threads: 1
+    # The longest jobs of a run: started as soon as their tomograms exist, so the short
+    # jobs (template matching, picking, tables) fill the other cores instead of delaying them.
+    priority: 10
     resources:
         mem_mb=training_mem_mb,
         gpu=GPU_REQUEST,
