@@ -36,9 +36,9 @@ requires_structures = pytest.mark.skipif(
 
 
 def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check=True,
-              snakefile: Path | None = None):
-    """Run snakemake on the repository's Snakefile (or ``snakefile``) in ``workdir``; return the
-    completed process."""
+              snakefile: Path | None = None, cores: int = 2):
+    """Run snakemake on the repository's Snakefile (or ``snakefile``) in ``workdir`` with
+    ``cores`` cores; return the completed process."""
     command = [
         sys.executable,
         "-m",
@@ -48,7 +48,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check=T
         "--directory",
         str(workdir),
         "--cores",
-        "2",
+        str(cores),
     ]
     env = dict(os.environ)
     if STRUCTURES_DIR is not None:

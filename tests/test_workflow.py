@@ -318,22 +318,28 @@ def test_copick_target_and_report_of_the_tiny_run(tiny_run):
 @requires_structures
 @pytest.mark.slow
 def test_same_seed_gives_byte_identical_outputs(tiny_run, tmp_path_factory):
-    """A second run of the tiny config in a fresh directory reproduces every data file."""
+    """A second run of the tiny config in a fresh directory, on one core instead of two,
+    reproduces every data file, the learned weights and the learned pickers' picks."""
     config_path = REPO_ROOT / "config" / "test.yaml"
     config = yaml.safe_load(config_path.read_text())
     second = tmp_path_factory.mktemp("tiny_run_again")
+    learned = ("DeepFinder", "MC-DS-Net")
     targets = [
-        f"results/{config['name']}/picks/DoG/model_{i}.txt" for i in config["tomograms"]["test"]
+        f"results/{config['name']}/picks/{method}/model_{i}.txt"
+        for method in ("DoG", *learned)
+        for i in config["tomograms"]["test"]
     ]
-    snakemake(second, "datasets", *targets, configfile=config_path)
+    snakemake(second, "datasets", *targets, configfile=config_path, cores=1)
     first_run = tiny_run / "results" / config["name"]
     second_run = second / "results" / config["name"]
     compared = 0
-    for path in sorted((second_run / "data").rglob("*")) + sorted(
-        (second_run / "picks").rglob("*")
-    ):
+    for path in [
+        *sorted((second_run / "data").rglob("*")),
+        *sorted((second_run / "picks").rglob("*")),
+        *[second_run / "models" / method / "checkpoint.pt" for method in learned],
+    ]:
         if path.is_file():
             twin = first_run / path.relative_to(second_run)
             assert path.read_bytes() == twin.read_bytes(), path.relative_to(second_run)
             compared += 1
-    assert compared >= 8 * config["tomograms"]["count"]
+    assert compared >= 8 * config["tomograms"]["count"] + 2 + 3 * len(config["tomograms"]["test"])

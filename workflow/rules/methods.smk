@@ -158,14 +158,14 @@ rule train_learning:
         "results/{name}/benchmarks/train_learning/{method}.tsv"
     wildcard_constraints:
         method=methods_regex(*LEARNING_KINDS),
+    # The longest jobs of a run: started as soon as their tomograms exist, so the short
+    # jobs (template matching, picking, tables) fill the other cores instead of delaying them.
+    priority: 10
     conda:
         "../../envs/tomobench.yaml"
     # One torch thread: the learned weights are then the same for any --cores, and on a
     # few cores two trainings side by side get more done than one with two threads.
     threads: 1
-    # The longest jobs of a run: started as soon as their tomograms exist, so the short
-    # jobs (template matching, picking, tables) fill the other cores instead of delaying them.
-    priority: 10
     resources:
         mem_mb=training_mem_mb,
         gpu=GPU_REQUEST,

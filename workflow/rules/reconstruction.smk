@@ -14,6 +14,8 @@ rule reconstruct:
         "results/{name}/logs/reconstruct/model_{i}.log",
     benchmark:
         "results/{name}/benchmarks/reconstruct/model_{i}.tsv"
+    # tomograms before template matching, so the trainings (priority 10) start early
+    priority: 5
     conda:
         "../../envs/tomobench.yaml"
     # two threads fill alternate blocks of planes

@@ -18,6 +18,8 @@ rule simulate_scene:
         "results/{name}/logs/simulate_scene/model_{i}.log",
     benchmark:
         "results/{name}/benchmarks/simulate_scene/model_{i}.tsv"
+    # tomograms before template matching, so the trainings (priority 10) start early
+    priority: 5
     conda:
         "../../envs/tomobench.yaml"
     # two threads rotate the two parts of each potential side by side
@@ -43,6 +45,8 @@ rule simulate_tilt_series:
         "results/{name}/logs/simulate_tilt_series/model_{i}.log",
     benchmark:
         "results/{name}/benchmarks/simulate_tilt_series/model_{i}.tsv"
+    # tomograms before template matching, so the trainings (priority 10) start early
+    priority: 5
     conda:
         "../../envs/tomobench.yaml"
     # two threads project and propagate alternate tilts
