@@ -13,9 +13,10 @@ between resamples as they would between tomograms of the same particle and false
 density. Each resample gives RR, N, TP and the first-hit confusion counts, and from them
 recall, precision, localisation F1, per-class F1 (one-vs-rest, as Table 4), the size-group
 means (Table 6), the mean over Table 4's classes and the Spearman correlation of the
-proteins' F1 with molecular weight. The interval is the percentile interval (default 2.5 % and 97.5 %) over
-the resamples where the metric is defined. With all weights equal to one the same formulas
-give exactly the point estimates of :func:`tomobench.evaluation.shrec.score_picks` (tested).
+proteins' F1 with molecular weight. The interval is the percentile interval (default 2.5 % and
+97.5 %) over the resamples where the metric is defined. With all weights equal to one the same
+formulas give exactly the point estimates of :func:`tomobench.evaluation.shrec.score_picks`
+(tested).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from scipy.stats import rankdata
 
 from tomobench.classes import SHREC_CLASS_NAMES, SIZE_GROUPS, SIZE_ORDER, TABLE1, TABLE4_CLASSES

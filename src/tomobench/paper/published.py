@@ -6,7 +6,7 @@ Typed from Tables 2–7 of the paper. Class names are the SHREC names of
 
 from __future__ import annotations
 
-from tomobench.classes import SIZE_GROUPS, TABLE4_CLASSES, size_group_label
+from tomobench.classes import SIZE_GROUPS, size_group_label
 
 #: Paper method names in the order of its tables.
 PAPER_METHODS = ("URFinder", "DeepFinder", "U-CLSTM", "MC DS Net", "YOPO", "CFN", "TM-F", "TM")
