@@ -161,7 +161,7 @@ def test_cluster_profile_asks_for_what_each_rule_declares(tmp_path):
         assert int(resources["mem_mb"]) <= 4000, (rule, resources)
         assert resources["slurm_partition"] == "cpu" and resources["runtime"] == "240", rule
     threads = {rule: int(r["threads"]) for rule, r in jobs}
-    assert threads["train_learning"] == 2 and threads["simulate_scene"] == 2
+    assert threads["train_learning"] == 1 and threads["simulate_scene"] == 2
 
 
 def test_cluster_profile_gpus_only_with_device_cuda(tmp_path):
