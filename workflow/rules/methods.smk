@@ -164,7 +164,7 @@ rule train_learning:
     conda:
         "../../envs/tomobench.yaml"
     # One torch thread: the learned weights are then the same for any --cores, and on a
-    # few cores two trainings side by side get more done than one with two threads.
+    # few cores the trainings run side by side (--set-threads for more, other weights).
     threads: 1
     resources:
         mem_mb=training_mem_mb,
