@@ -278,7 +278,7 @@ def test_profile_runs_the_dag_through_slurm(cluster_and_local_runs):
     assert not rules & {"table_size_groups", "record_config"}  # local rules stay local
     assert {(job["Partition"], job["Account"]) for job in jobs} == {("cpu", "tomobench")}
     train = [job for job in jobs if job["Comment"].startswith("rule_train_learning")]
-    assert {job["AllocCPUS"] for job in train} == {"2"}  # the rule's threads
+    assert {job["AllocCPUS"] for job in train} == {"1"}  # the rule's threads
     submitted = len(re.findall(r"has been submitted with SLURM jobid", result.stdout +
                                result.stderr))
     assert submitted == len(jobs)
@@ -318,6 +318,6 @@ def test_unschedulable_jobs_fail_before_any_submission(tmp_path):
     assert time.monotonic() - started < 120, "the preflight must not wait for the queue"
     assert "SLURM could never start these jobs, so none was submitted" in output
     assert re.search(rf"simulate_scene \(3 jobs\): asks for {cpus + 2} CPUs", output), output
-    assert re.search(r"train_learning \(1 job\): asks for 2 CPUs, \d+ MB, 1 GPU.*; SLURM: .*gres",
+    assert re.search(r"train_learning \(1 job\): asks for 1 CPU, \d+ MB, 1 GPU.*; SLURM: .*gres",
                      output), output
     assert "has been submitted with SLURM jobid" not in output
