@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
 from tomobench.evaluation.bootstrap import Units, point_estimates
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--out", default=None, help="write the report and estimates (JSON)")
+    parser.add_argument("--checkpoint", default=None, help="save the trained checkpoint here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -58,6 +60,8 @@ def main() -> None:
     checkpoint, report = train(args.kind, yaml.safe_load(args.training), training, validation,
                                seed=args.seed, threads=args.threads)
     train_s = time.perf_counter() - start
+    if args.checkpoint:
+        torch.save(checkpoint, args.checkpoint)
     units, pick_s = [], []
     for index in args.test.split(","):
         folder = Path(args.run) / "data" / f"model_{index}"

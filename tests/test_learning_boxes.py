@@ -136,6 +136,23 @@ def test_greedy_min_distance_keeps_the_best_of_close_detections():
     assert greedy_min_distance(frame, 0.0)["x"].tolist() == [10, 14, 0, 30]
 
 
+def test_yopo_smoothing_puts_the_detection_at_the_plateau_centre():
+    """A plateau of structure probability with its highest voxel off-centre: unsmoothed, the
+    detection sits on that voxel; smoothed, on the plateau's centre."""
+    probability = np.full((21, 21, 21), 0.05, np.float32)
+    probability[6:15, 6:15, 6:15] = 0.8  # plateau centred on (10, 10, 10)
+    probability[7, 13, 8] = 0.85  # a noisy maximum at its edge
+    labels = np.where(probability > 0.5, 2, 0)
+    maps = {"class_max": probability, "class_label": labels}
+    table = ClassTable((0, CLASS_ID["4CR2"], CLASS_ID["1BXN"]))
+    params = KINDS["yopo"].inference_params({"min_probability": 0.5, "min_distance_voxels": 4})
+    raw = KINDS["yopo"].postprocess(maps, table, {}, params)
+    assert raw[["z", "y", "x"]].to_numpy().tolist()[0] == [7, 13, 8]
+    smoothed = KINDS["yopo"].postprocess(maps, table, {}, {**params, "smoothing_voxels": 2.0})
+    assert len(smoothed) == 1 and smoothed["class_id"].tolist() == [CLASS_ID["1BXN"]]
+    assert smoothed[["z", "y", "x"]].to_numpy().tolist()[0] == [10, 10, 10]
+
+
 # --- networks -------------------------------------------------------------------------------
 
 def test_yopo_dense_pass_equals_classifying_every_box():

@@ -54,13 +54,15 @@ def test_dry_run_of_each_config(tmp_path, config_name):
     assert jobs["pick_control"] == 2 * len(config["tomograms"]["test"])
 
 
-def test_paper_methods_overlay_adds_the_four_learned_pickers(tmp_path):
+def test_paper_methods_overlay_adds_the_remaining_learned_pickers(tmp_path):
+    """Default (DeepFinder, MC DS Net, YOPO, CFN) + overlay (URFinder, U-CLSTM) = the six."""
     files = [REPO_ROOT / "config" / name for name in ("config.yaml", "paper_methods.yaml")]
     jobs = planned_jobs(snakemake(tmp_path, "-n", "--configfile", *map(str, files)))
-    overlay = yaml.safe_load(files[1].read_text())["methods"]
-    assert {params["kind"] for params in overlay.values()} == {"urfinder", "u_clstm", "yopo",
-                                                               "cfn"}
-    assert jobs["train_learning"] == 2 + len(overlay)  # DeepFinder and MC DS Net + the four
+    default, overlay = (yaml.safe_load(path.read_text())["methods"] for path in files)
+    learned = {"deepfinder", "mc_ds_net", "urfinder", "u_clstm", "yopo", "cfn"}
+    assert not default.keys() & overlay.keys()
+    assert {params["kind"] for params in {**default, **overlay}.values()} >= learned
+    assert jobs["train_learning"] == 6
 
 
 def test_cluster_profile_dry_run(tmp_path):

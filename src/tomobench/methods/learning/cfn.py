@@ -11,8 +11,9 @@ offset ``(z, y, x)`` in voxels from the box centre to the particle centre (smoot
 that hold a particle within ``positive_radius_voxels``).
 
 Picking by centre tracing with random restarts: boxes are started at random points (one per
-cell of a ``start_spacing_voxels`` grid, seeded), each box predicts class and centre, a box
-that sees a particle is re-centred on the predicted centre, up to ``trace_steps`` times.
+cell of a ``start_spacing_voxels`` grid, by default a quarter of the box edge; seeded), each box
+predicts class and centre, a box that sees a particle is re-centred on the predicted centre, up
+to ``trace_steps`` times.
 Traces that end on a structure class with an offset under ``converged_voxels`` are near-centre
 predictions; they are clustered (mean shift, bandwidth ``cluster_voxels``) into one detection
 per cluster: mean position, majority class, score = mean class probability, and clusters with
@@ -59,7 +60,7 @@ TRAINING_DEFAULTS = {
 }
 
 INFERENCE_DEFAULTS = {
-    "start_spacing_voxels": 12,     # one random start per cell of this edge
+    "start_spacing_voxels": None,   # one random start per cell of this edge (None: box / 4)
     "trace_steps": 3,               # re-centrings per trace
     "converged_voxels": 2.0,        # a trace ends near a centre if its offset is below this
     "cluster_voxels": 6.0,          # mean-shift bandwidth joining near-centre predictions
@@ -72,8 +73,8 @@ INFERENCE_DEFAULTS = {
 #: votes, probability and clustering bandwidth of a detection.
 TUNING_GRID = {
     "min_votes": [1, 2, 3],
-    "min_probability": [0.3, 0.5, 0.7],
-    "cluster_voxels": [4.0, 8.0],
+    "min_probability": [0.1, 0.2, 0.3, 0.5, 0.7],
+    "cluster_voxels": [2.0, 4.0, 8.0],
 }
 
 
@@ -188,6 +189,14 @@ def _starts(shape: tuple[int, ...], spacing: int, generator: np.random.Generator
     return corners + np.floor(generator.random(corners.shape) * extent).astype(np.int64)
 
 
+def start_spacing(params: dict, box: int) -> int:
+    """``start_spacing_voxels``, or a quarter of the box edge when it is None: the tuning on
+    the validation tomograms traces with the inference defaults, so the default follows the
+    box (published 64 -> 16, the 16^3 CPU box at 2 nm -> 4)."""
+    spacing = params["start_spacing_voxels"]
+    return max(1, box // 4) if spacing is None else int(spacing)
+
+
 def _classify_boxes(network: CFNNetwork, padded: np.ndarray, corners: np.ndarray, box: int,
                     batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities ``(n, C)`` and offsets ``(n, 3)`` of boxes at ``corners``."""
@@ -216,7 +225,7 @@ def trace_centres(network: CFNNetwork, volume: np.ndarray, box: int, params: dic
     before = (box - 1) // 2
     padded = np.pad(volume, [(before, box - 1 - before)] * 3, mode="reflect")
     centre = (box - 1) / 2  # box centre relative to its corner
-    position = _starts(volume.shape, int(params["start_spacing_voxels"]), generator)
+    position = _starts(volume.shape, start_spacing(params, box), generator)
     active = np.ones(len(position), dtype=bool)
     probabilities = np.zeros((len(position), 0), np.float32)
     predicted = position.astype(np.float64)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from torch import nn
 
 from tomobench.errors import InputError
@@ -60,14 +61,16 @@ INFERENCE_DEFAULTS = {
     "margin_voxels": 16,            # >= B / 2
     "min_probability": 0.9,         # published 0.9
     "min_distance_voxels": 14.0,    # published 14
+    "smoothing_voxels": 0.0,        # Gaussian sigma on the structure probability (0: published)
 }
 
 #: Post-processing tried on the validation tomograms: the probability threshold (a briefly
 #: trained classifier applied at millions of locations needs more than 0.9) and the minimum
 #: distance between detections (14 voxels merges neighbours in crowded tomograms).
 TUNING_GRID = {
-    "min_probability": [0.5, 0.8, 0.9, 0.95, 0.99],
-    "min_distance_voxels": [6.0, 10.0, 14.0],
+    "min_probability": [0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
+    "min_distance_voxels": [4.0, 6.0, 10.0, 14.0],
+    "smoothing_voxels": [0.0, 1.0, 2.0],
 }
 
 
@@ -150,6 +153,8 @@ def _postprocess(maps, table: ClassTable, stats: dict, params: dict) -> pd.DataF
                                        "inference.exclude_classes")
     labels = maps["class_label"]
     score = np.where(np.isin(labels, sorted(excluded)), 0.0, maps["class_max"])
+    if float(params["smoothing_voxels"]) > 0:
+        score = ndimage.gaussian_filter(score, float(params["smoothing_voxels"]), mode="nearest")
     peaks = maxpool_nms(score, 1.0, max(float(params["min_probability"]), 1e-6))
     peaks = greedy_min_distance(peaks, float(params["min_distance_voxels"]))
     coordinates = tuple(peaks[["z", "y", "x"]].to_numpy(dtype=np.int64).T)
