@@ -160,7 +160,7 @@ rule train_learning:
         method=methods_regex(*LEARNING_KINDS),
     # The longest jobs of a run: started as soon as their tomograms exist, so the short
     # jobs (template matching, picking, tables) fill the other cores instead of delaying them.
-    priority: 10
+    priority: training_priority
     conda:
         "../../envs/tomobench.yaml"
     # One torch thread: the learned weights are then the same for any --cores, and on a
