@@ -55,7 +55,7 @@ def test_dry_run_of_each_config(tmp_path, config_name):
 
 
 def test_paper_methods_overlay_adds_the_remaining_learned_pickers(tmp_path):
-    """Default (DeepFinder, MC DS Net, YOPO, CFN) + overlay (URFinder, U-CLSTM) = the six."""
+    """Default (DeepFinder, MC DS Net) + overlay (URFinder, U-CLSTM, YOPO, CFN) = the six."""
     files = [REPO_ROOT / "config" / name for name in ("config.yaml", "paper_methods.yaml")]
     jobs = planned_jobs(snakemake(tmp_path, "-n", "--configfile", *map(str, files)))
     default, overlay = (yaml.safe_load(path.read_text())["methods"] for path in files)
