@@ -18,7 +18,7 @@ from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
 from tomobench.methods.learning import load_tomogram, pick, train
 from tomobench.methods.learning.augment import apply_transform
-from tomobench.methods.learning.cfn import CFNNetwork, _starts
+from tomobench.methods.learning.cfn import CFNNetwork, _starts, start_spacing
 from tomobench.methods.learning.data import ClassTable
 from tomobench.methods.learning.registry import KINDS
 from tomobench.methods.learning.subtomograms import (
@@ -198,6 +198,8 @@ def test_cfn_trace_starts_cover_every_cell_once():
     assert starts.min() >= 0 and np.all(starts < [10, 25, 12])
     cells = {tuple(c) for c in starts // 5}
     assert len(cells) == len(starts)
+    assert start_spacing({"start_spacing_voxels": None}, 16) == 4  # default: a quarter box
+    assert start_spacing({"start_spacing_voxels": 5}, 16) == 5
 
 
 def test_yopo_inference_margin_must_cover_half_the_box(tomograms):

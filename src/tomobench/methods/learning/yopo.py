@@ -65,8 +65,9 @@ INFERENCE_DEFAULTS = {
 }
 
 #: Post-processing tried on the validation tomograms: the probability threshold (a briefly
-#: trained classifier applied at millions of locations needs more than 0.9) and the minimum
-#: distance between detections (14 voxels merges neighbours in crowded tomograms).
+#: trained classifier is rarely 0.9 sure), the minimum distance between detections (14 voxels
+#: merges neighbours in crowded tomograms, and is 28 nm on a 2 nm grid) and the smoothing of
+#: the probability plateau around each particle (0 = published).
 TUNING_GRID = {
     "min_probability": [0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
     "min_distance_voxels": [4.0, 6.0, 10.0, 14.0],
