@@ -29,8 +29,8 @@ def method_kind(wildcards):
 
 
 # Learning kinds by their measured training time on the default data, slowest first (one
-# thread: MC DS Net 18 min, DeepFinder 9, URFinder 13 and U-CLSTM ~10 in the overlay, CFN and
-# YOPO ~2).
+# thread, quiet machine: MC DS Net 18 min, DeepFinder 9, CFN and YOPO 2-3; URFinder ~27 and
+# U-CLSTM ~15 in the overlay, estimated from shorter or two-thread runs).
 TRAINING_ORDER = ["mc_ds_net", "urfinder", "u_clstm", "deepfinder", "cfn", "yopo"]
 
 
