@@ -19,6 +19,7 @@ from tomobench.methods.learning.data import ClassTable, PatchSampler
 from tomobench.methods.learning.postprocess import component_filter
 from tomobench.methods.learning.training import sampling_probabilities
 from tomobench.methods.learning.u_clstm import (
+    U_CLSTM,
     SliceConvLSTM,
     UCLSTMNetwork,
     distance_heatmaps,
@@ -200,6 +201,28 @@ def test_slice_conv_lstm_sees_slices_on_both_sides():
     assert base.shape == (1, 4, 6, 5, 5)
     network = UCLSTMNetwork(3, [4, 8, 8], residual_blocks=1, aspp_rates=[1, 2])
     assert network(torch.randn(1, 1, 8, 12, 12))["heatmap"].shape == (1, 3, 8, 12, 12)
+
+
+def test_argmax_assignment_labels_by_the_strongest_channel_not_its_threshold():
+    """A weak class channel (peak 0.35) names its particle under ``argmax`` at threshold 0.3,
+    although the other channel is positive there too; ``per_class`` at 0.4 loses it."""
+    table = ClassTable((0, CLASS_ID["1BXN"], CLASS_ID["3QM1"], CLASS_ID["vesicle"]))
+    heat = np.zeros((3, 12, 12, 24), dtype=np.float32)
+    heat[0, 4:8, 4:8, 2:6] = 0.9          # a strong 1BXN particle
+    heat[1, 4:8, 4:8, 12:16] = 0.35       # a weak 3QM1 particle ...
+    heat[0, 4:8, 4:8, 12:16] = 0.25       # ... where 1BXN is weaker still
+    heat[2, 4:8, 4:8, 19:23] = 0.8        # a vesicle: excluded
+    params = {**U_CLSTM.inference_params({}), "threshold": 0.3, "min_size_voxels": 1}
+    argmax = U_CLSTM.postprocess({"heatmap": heat}, table, {}, {**params,
+                                                                  "class_assignment": "argmax"})
+    assert sorted(argmax["class_id"]) == [CLASS_ID["1BXN"], CLASS_ID["3QM1"]]
+    weak = argmax[argmax["class_id"] == CLASS_ID["3QM1"]].iloc[0]
+    assert (weak["z"], weak["y"], weak["x"]) == pytest.approx((5.5, 5.5, 13.5))
+    assert list(argmax["score"]) == pytest.approx([0.9, 0.35])
+    per_class = U_CLSTM.postprocess({"heatmap": heat}, table, {}, {**params, "threshold": 0.4})
+    assert list(per_class["class_id"]) == [CLASS_ID["1BXN"]]
+    with pytest.raises(ValueError, match="class_assignment"):
+        U_CLSTM.postprocess({"heatmap": heat}, table, {}, {**params, "class_assignment": "x"})
 
 
 def test_size_weighted_sampling_favours_small_particles():
