@@ -8,7 +8,7 @@ EXTRAS ?= dev
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 # Another configuration: make run CONFIG=config/shrec2021.yaml (replaces config/config.yaml);
-# several files are merged in order: CONFIG="config/config.yaml config/paper_methods.yaml".
+# several files are merged in order: CONFIG="config/config.yaml my_changes.yaml".
 CONFIG ?=
 CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG))
 

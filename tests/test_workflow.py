@@ -54,14 +54,15 @@ def test_dry_run_of_each_config(tmp_path, config_name):
     assert jobs["pick_control"] == 2 * len(config["tomograms"]["test"])
 
 
-def test_paper_methods_overlay_adds_the_remaining_learned_pickers(tmp_path):
-    """Default (DeepFinder, MC DS Net) + overlay (URFinder, U-CLSTM, YOPO, CFN) = the six."""
-    files = [REPO_ROOT / "config" / name for name in ("config.yaml", "paper_methods.yaml")]
-    jobs = planned_jobs(snakemake(tmp_path, "-n", "--configfile", *map(str, files)))
-    default, overlay = (yaml.safe_load(path.read_text())["methods"] for path in files)
+def test_default_config_runs_all_seven_paper_methods(tmp_path):
+    """The default run has the paper's seven methods (six learned kinds, TM and TM-F) and DoG."""
+    path = REPO_ROOT / "config" / "config.yaml"
+    jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path))
+    methods = yaml.safe_load(path.read_text())["methods"]
     learned = {"deepfinder", "mc_ds_net", "urfinder", "u_clstm", "yopo", "cfn"}
-    assert not default.keys() & overlay.keys()
-    assert {params["kind"] for params in {**default, **overlay}.values()} >= learned
+    assert {params["kind"] for params in methods.values()} == learned | {"tm", "tm_f", "dog"}
+    assert {"URFinder", "DeepFinder", "U-CLSTM", "MC-DS-Net", "YOPO", "CFN", "TM", "TM-F"
+            } <= methods.keys()
     assert jobs["train_learning"] == 6
 
 
