@@ -27,6 +27,7 @@ from tomobench import seeding
 from tomobench.backend import array_module, to_numpy
 from tomobench.fourier import frequency_axes
 from tomobench.optics import electron_wavelength_nm, interaction_constant_rad_per_v_nm
+from tomobench.progress import Progress
 from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
 from tomobench.simulation.ctf import Microscope, complex_ctf
 from tomobench.simulation.detector import detect
@@ -174,6 +175,7 @@ def simulate_tilt_series(
     images = np.empty((count, *shape), dtype=np.float32)
     defocus_at_exit_um = [0.0] * count
     parallel = xp is np and workers > 1
+    progress = Progress("tilt image", count, logger)
 
     def simulate(i: int) -> None:
         angle = acquisition.tilt_angles_deg[i]
@@ -200,6 +202,7 @@ def simulate_tilt_series(
         images[i] = image
         logger.info("tilt %d/%d (%.1f deg): %d slabs, defocus at exit %.3f um", i + 1, count,
                     angle, layout.count, defocus_nm / 1e3)
+        progress.step()
 
     if parallel:
         with ThreadPoolExecutor(workers) as pool:

@@ -16,11 +16,16 @@ soon as a z range is final, so memory is ``channels × patch_z × y × x`` and n
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from tomobench.progress import Progress
+
+logger = logging.getLogger(__name__)
 
 ACTIVATIONS = ("softmax", "sigmoid", "identity")
 
@@ -145,6 +150,8 @@ def sliding_window(
     weight_sum = np.zeros((pz, padded[1], padded[2]), dtype=np.float32)
     nz, ny, nx = volume.shape
     yx_tiles = [(iy, ix) for iy in range(len(starts[1])) for ix in range(len(starts[2]))]
+    progress = Progress("sliding window: batch of patches",
+                        len(starts[0]) * -(-len(yx_tiles) // batch_size), logger)
     for iz, z0 in enumerate(starts[0]):
         for first in range(0, len(yx_tiles), batch_size):
             chunk = yx_tiles[first:first + batch_size]
@@ -168,6 +175,7 @@ def sliding_window(
                 weight_sum[:, ys, xs] += weight
                 for head, result in results.items():
                     buffers[head][:, :, ys, xs] += result[index] * weight
+            progress.step()
         final = starts[0][iz + 1] - z0 if iz < len(starts[0]) - 1 else pz
         keep = max(0, min(final, nz - z0))
         norm = np.maximum(weight_sum[:keep, :ny, :nx], 1e-12)

@@ -40,6 +40,7 @@ from tomobench.methods.learning.data import (
 from tomobench.methods.learning.inference import sliding_window
 from tomobench.methods.learning.postprocess import to_picks
 from tomobench.methods.learning.registry import LearningKind, PredictContext, get_kind
+from tomobench.progress import Progress
 from tomobench.seeding import rng, torch_seed
 
 logger = logging.getLogger(__name__)
@@ -367,6 +368,7 @@ def train(
                 np.round(weights, 2).tolist(), steps, batch_size, list(patch_shape), device)
     network.train()
     clock, window_loss, window_steps = time.perf_counter(), 0.0, 0
+    progress = Progress("training step", steps, logger, done=step)
     while step < steps:
         batch = train_sampler.batch(rng(seed, "learning", kind.name, "batch", step), batch_size,
                                     params["augment"])
@@ -374,6 +376,7 @@ def train(
                                  weights_tensor, device, autocast, step)
         step += 1
         window_steps += 1
+        progress.step()
         if step % interval == 0 or step == steps:
             evaluated = ema.module if ema is not None else network
             entry = {
@@ -391,8 +394,9 @@ def train(
                 best = {"score": score, "step": step, "state_dict": _plain_state(evaluated)}
             history.append(entry)
             logger.info(
-                "epoch %d step %d/%d loss %.4f val %s dice %s lr %.2e throughput %.3g voxels/s",
-                entry["epoch"], step, steps, entry["training_loss"],
+                "epoch %d step %d/%d (%.0f %%, %s left) loss %.4f val %s dice %s lr %.2e "
+                "throughput %.3g voxels/s", entry["epoch"], step, steps, progress.percent(),
+                progress.time_left_text(), entry["training_loss"],
                 f"{entry['validation_loss']:.4f}" if "validation_loss" in entry else "n/a",
                 f"{entry['validation_dice']:.3f}" if "validation_dice" in entry else "n/a",
                 entry["learning_rate"], throughput)
