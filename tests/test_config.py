@@ -24,6 +24,8 @@ from tomobench.simulation.ctf import Microscope
 from tomobench.simulation.scene import SceneParameters
 from tomobench.simulation.tilt_series import TiltSeriesSettings
 
+from .conftest import planned_jobs, snakemake
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
 #: Keys of a method entry that are not parameters of its kind.
@@ -97,3 +99,59 @@ def test_kind_lists_agree_with_the_registry_and_the_schema():
         assert kind.get("enum", [kind.get("const")]) == kinds
     assert {kind.family for kind in METHOD_KINDS.values()} == set(FAMILIES)
     assert set(PAPER_NAME_BY_KIND.values()) <= set(PAPER_METHODS)
+
+
+# --- nested --config overrides (Snakemake passes their scalars as strings) -------------------
+
+
+def _test_config() -> dict:
+    return yaml.safe_load((SCHEMA_PATH.parents[2] / "config" / "test.yaml").read_text())
+
+
+def test_nested_config_override_strings_are_read_as_yaml():
+    from tomobench.config_checks import parse_config_overrides, validate_config
+
+    config = _test_config()
+    # what `--config "tomograms={'count': 4, 'test': [2, 3]}"` leaves in config, and a string
+    # override the schema accepts as one
+    overrides = {"tomograms": {"count": "4", "test": ["2", "3"]}, "name": "007"}
+    config["tomograms"].update(overrides["tomograms"])
+    config["name"] = "007"
+    changed = parse_config_overrides(config, SCHEMA, overrides)
+    assert sorted(changed) == ["tomograms.count", "tomograms.test.0", "tomograms.test.1"]
+    assert config["tomograms"]["count"] == 4 and config["tomograms"]["test"] == [2, 3]
+    assert config["name"] == "007"  # a string the schema accepts stays a string
+    validate_config(config, SCHEMA, overrides)
+
+
+def test_nested_config_override_is_validated_like_a_file_value():
+    from tomobench.config_checks import validate_config
+    from tomobench.errors import InputError
+
+    config = _test_config()
+    config["tomograms"]["count"] = "-3"
+    with pytest.raises(InputError, match=r"^config key tomograms.count: -3 is less than the "
+                                         r"minimum of 1 \("):
+        validate_config(config, SCHEMA, {"tomograms": {"count": "-3"}})
+    config["tomograms"]["count"] = "many"
+    with pytest.raises(InputError, match="pass --configfile"):
+        validate_config(config, SCHEMA, {"tomograms": {"count": "many"}})
+    # the same string from a config file is not reinterpreted
+    config["tomograms"]["count"] = "3"
+    with pytest.raises(InputError, match="'3' is not of type 'integer'") as error:
+        validate_config(config, SCHEMA, {})
+    assert "--configfile" not in str(error.value)
+
+
+def test_nested_config_override_through_snakemake_dry_run(tmp_path):
+    test_yaml = SCHEMA_PATH.parents[2] / "config" / "test.yaml"
+    bad = snakemake(tmp_path, "-n", "--config", "tomograms={'count': -3}",
+                    configfile=test_yaml, check=False)
+    lines = [line for line in (bad.stdout + bad.stderr).splitlines() if "error" in line]
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert lines == ["tomobench: error: config key tomograms.count: -3 is less than the minimum "
+                     "of 1 (Number of tomograms model_0 .. model_<count-1>.)"]
+    good = snakemake(tmp_path, "-n", "--config", "tomograms={'count': 4, 'test': [2, 3]}",
+                     configfile=test_yaml)
+    assert planned_jobs(good)["reconstruct"] == 4
+    assert not any(tmp_path.rglob("*.mrc"))  # a dry run

@@ -75,18 +75,73 @@ def normalise_integers(config: dict, schema: dict) -> None:
             _set(config, error.absolute_path, int(value))
 
 
-def validate_config(config: dict, schema: dict) -> None:
+def _override_text(overrides, path) -> str | None:
+    """The string ``--config`` gave at ``path`` (``None``: not set there, or not a string)."""
+    node = overrides
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node if isinstance(node, str) else None
+
+
+def parse_config_overrides(config: dict, schema: dict, overrides) -> list[str]:
+    """Read as YAML the strings of ``--config`` overrides that the schema refuses as strings.
+
+    ``snakemake --config "tomograms={'count': 3}"`` parses a nested value with YAML's
+    ``BaseLoader``: every scalar inside arrives as a string (``'3'``). Each such string that
+    fails the schema (a number, a boolean, a list expected) is replaced by its
+    ``yaml.safe_load`` value; strings the schema accepts, and values from config files, are left
+    alone. ``overrides`` is the ``--config`` mapping (``workflow.config_settings.config``).
+    Returns the keys changed (``a.b.c``).
+    """
+    import yaml
+
+    changed = []
+    for _ in range(8):  # a parsed value can only hold new strings where YAML quoted them
+        updates = []
+        for error in _strict_validator(schema).iter_errors(config):
+            path = list(error.absolute_path)
+            text = _override_text(overrides, path)
+            if text is None or not isinstance(error.instance, str) or error.instance != text:
+                continue
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            if not isinstance(value, str):
+                updates.append((path, value))
+        if not updates:
+            break
+        for path, value in updates:
+            _set(config, path, value)
+            changed.append(_key(path))
+    return changed
+
+
+def validate_config(config: dict, schema: dict, overrides=None) -> None:
     """Integral floats normalised, then the schema checked; the first problem raises
-    ``InputError`` as one line ``config key <a.b.c>: <problem> (<key description>)``."""
+    ``InputError`` as one line ``config key <a.b.c>: <problem> (<key description>)``.
+
+    ``overrides``: the ``--config`` mapping, whose nested strings are read as YAML first
+    (:func:`parse_config_overrides`); a value still refused there says to use ``--configfile``.
+    """
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
+    if overrides:
+        parse_config_overrides(config, schema, overrides)
     normalise_integers(config, schema)
     error = best_match(Draft202012Validator(schema).iter_errors(config))
     if error is None:
         return
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
     hint = f" ({' '.join(description.split())})" if description else ""
+    if (overrides and len(error.absolute_path) > 1 and isinstance(error.instance, str)
+            and _override_text(overrides, list(error.absolute_path)) is not None):
+        hint += ("; Snakemake passes nested --config values as text: if this one was misread, "
+                 "put it in a YAML file and pass --configfile")
     raise InputError(f"config key {_key(error.absolute_path)}: {error.message}{hint}")
 
 

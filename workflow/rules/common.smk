@@ -56,7 +56,11 @@ if not workflow.config_settings.configfiles:
 # One line naming the key for a bad value (integral floats such as 3.0 become ints first),
 # then snakemake fills in the schema defaults.
 with one_line_errors():
-    validate_config(config, yaml.safe_load(SCHEMA.read_text()))
+    validate_config(
+        config,
+        yaml.safe_load(SCHEMA.read_text()),
+        overrides=workflow.config_settings.config,
+    )
 validate(config, schema=str(SCHEMA))
 
 
