@@ -9,6 +9,7 @@ Bad input prints one error line and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -21,8 +22,18 @@ Score one submission file, or every *.txt below a folder, against a SHREC ground
 (particle_locations.txt + occupancy_mask.mrc; the 512-cube release, the 180-slab release and
 tomobench's own data/model_<i> folders all work).
 
-Submissions: one particle per line, '<class> <x> <y> <z> [anything]', whitespace separated,
-coordinates in voxels of the reconstruction (x fastest). Lines starting with '#' are skipped.
+Submissions, coordinates in voxels of the reconstruction (0-based, x fastest), kind by
+extension (another extension: by content):
+  .txt   SHREC text: '<class> <x> <y> <z> [anything]' per line, whitespace separated; lines
+         starting with '#' are skipped
+  .star  RELION 5 (rlnCenteredCoordinate{X,Y,Z}Angst: Å from the centre of the evaluation
+         volume) or RELION 4 (rlnCoordinate{X,Y,Z}: unbinned tilt-series pixels, binning from
+         the optics block's rlnTomoTiltSeriesPixelSize) particle STAR file of one tomogram, as
+         export-star writes it; class = rlnClassNumber (the SHREC class id)
+  .csv   a header naming class (or class_name), x, y, z and optionally score, any order;
+         other columns are ignored
+An empty submission, or class names outside the SHREC class table, are scored with a warning
+on stderr.
 
 Writes, per submission <name> (the file stem, or its path below the folder without .txt, so
 a/b.txt and a_b.txt stay apart: <out>/a/b.json and <out>/a_b.json):
@@ -71,9 +82,38 @@ def _positive(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
+
+
+def _fraction(text: str) -> float:
+    """A number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _integer(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return _integer(text, 0)
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="ground-truth folder with particle_locations.txt and "
                                "occupancy_mask.mrc, or a copick configuration (.json)")
     evaluate.add_argument("--picks", required=True, type=Path, metavar="FILE|DIR",
-                          help="a submission .txt, or a folder searched recursively for *.txt")
+                          help="a submission (SHREC .txt, RELION 4/5 .star or .csv), or a "
+                               "folder searched recursively for *.txt, *.star and *.csv")
     evaluate.add_argument("--out", required=True, type=Path, metavar="DIR",
                           help="output folder (created; files of the same name are replaced)")
     evaluate.add_argument("--mode", choices=("published", "corrected"), default="corrected",
@@ -102,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default; detected from the particle centres, only when particle "
                                "z lies beyond the slab), none (never pad) or an integer "
                                "(SHREC 2021: 166)")
-    evaluate.add_argument("--volume-shape", type=int, nargs=3, metavar=("Z", "Y", "X"),
+    evaluate.add_argument("--volume-shape", type=_positive_int, nargs=3, metavar=("Z", "Y", "X"),
                           help="evaluation volume in voxels (clipping bounds); default: the "
                                "mask's shape, or a cube when a slab is padded")
     evaluate.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
@@ -115,11 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="beta of the CZII F-beta score (default 4)")
     evaluate.add_argument("--fiducial-radius-nm", type=_positive, default=None, metavar="NM",
                           help="gold fiducial radius for the CZII metric (default 3.5)")
-    evaluate.add_argument("--bootstrap-resamples", type=int, default=1000, metavar="N",
+    evaluate.add_argument("--bootstrap-resamples", type=_non_negative_int, default=1000,
+                          metavar="N",
                           help="resamples of the 95 %% bootstrap confidence intervals "
                                "(default 1000; 0 = none)")
-    evaluate.add_argument("--seed", type=int, default=0, metavar="S",
-                          help="seed of the bootstrap resampling (default 0)")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0, metavar="S",
+                          help="seed of the bootstrap resampling, >= 0 (default 0)")
     evaluate.add_argument("--no-plots", action="store_true",
                           help="skip the confusion-matrix PNGs")
     _add_copick_evaluate_options(evaluate)
@@ -135,17 +177,94 @@ TRUTH_LIST_NAME = MODEL_FILES["particle_locations"]
 
 def _submissions(picks: Path) -> tuple[list[tuple[str, Path]], list[Path]]:
     """``([(name, file)], skipped files)``: a name is the file's path below the picks folder
-    without ``.txt`` (``a/b``), or the stem of a single file; skipped: ground-truth lists."""
+    without its extension (``a/b``), or the stem of a single file; skipped: ground-truth lists.
+    Submissions in a folder are ``*.txt``, ``*.star`` and ``*.csv`` files."""
+    from tomobench.formats.submissions import SUBMISSION_SUFFIXES
+
     if picks.is_dir():
-        found = sorted(p for p in picks.rglob("*.txt") if p.is_file())
+        found = sorted(p for p in picks.rglob("*") if p.is_file()
+                       and p.suffix.lower() in SUBMISSION_SUFFIXES)
         files = [p for p in found if p.name != TRUTH_LIST_NAME]
         if not files:
-            raise InputError(f"{picks}: no *.txt submission files in this folder")
+            raise InputError(f"--picks {picks}: no submission files (*.txt, *.star, *.csv) in "
+                             "this folder")
         named = [(p.relative_to(picks).with_suffix("").as_posix(), p) for p in files]
+        seen: dict[str, Path] = {}
+        for name, path in named:
+            if name in seen:
+                raise InputError(f"--picks {picks}: {seen[name].name} and {path.name} would both "
+                                 f"be reported as {name!r}; rename one")
+            seen[name] = path
         return named, [p for p in found if p.name == TRUTH_LIST_NAME]
+    if not picks.exists():
+        raise InputError(f"--picks {picks}: picks file or folder not found")
     if not picks.is_file():
-        raise InputError(f"{picks}: picks file or folder not found")
+        raise InputError(f"--picks {picks}: not a file or folder")
     return [(picks.stem, picks)], []
+
+
+def _truth_folder(truth: Path) -> Path:
+    """The ground-truth folder of ``--truth``: the folder itself, or the folder of one of its
+    files (particle_locations.txt, occupancy_mask.mrc), said on stderr."""
+    names = {MODEL_FILES[key] for key in GROUND_TRUTH_FILES}
+    if truth.is_dir():
+        return truth
+    if truth.is_file() and truth.name in names:
+        print(f"tomobench evaluate: note: --truth {truth} is a file; using its folder "
+              f"{truth.parent}", file=sys.stderr)
+        return truth.parent
+    if truth.is_file():
+        raise InputError(f"--truth {truth}: a file, but a folder is expected (with "
+                         f"{' and '.join(sorted(names))}) or a copick configuration (.json)")
+    raise InputError(f"--truth {truth}: ground-truth folder not found")
+
+
+def _check_out_folder(out: Path, option: str = "--out") -> None:
+    """``InputError`` unless ``out`` is a folder or can be created as one."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} {out}: an existing file, but a folder is expected "
+                         "(created if missing)")
+    _check_parents(out, option)
+
+
+def _check_parents(path: Path, option: str) -> None:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{option} {path}: {parent} is a file, not a folder")
+            return
+
+
+def _check_out_file(out: Path, option: str = "--out") -> None:
+    """``InputError`` unless ``out`` can be written as a file."""
+    if out.is_dir():
+        raise InputError(f"{option} {out}: a folder, but a file name is expected")
+    _check_parents(out, option)
+
+
+def _check_in_file(path: Path, option: str) -> None:
+    if not path.exists():
+        raise InputError(f"{option} {path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{option} {path}: a folder, but a file is expected")
+
+
+def _submission_warnings(path: Path, picks, mode: str) -> list[str]:
+    """One line each: an empty submission, class names outside the class table."""
+    import numpy as np
+
+    from tomobench.evaluation.shrec import _label_ids
+
+    if picks.empty:
+        return [f"{path}: empty submission (no picks): it scores recall 0"]
+    ids, _ = _label_ids(picks["class_name"], mode)
+    unknown = sorted({str(name) for name, i in zip(picks["class_name"], ids, strict=True)
+                      if i < 0})
+    if not unknown:
+        return []
+    shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+    return [f"{path}: {int(np.sum(ids < 0))} picks with class names not in the SHREC class "
+            f"table ({shown}): scored for localization, never as the right class"]
 
 
 def _report_paths(out: Path, name: str, plots: bool) -> list[Path]:
@@ -180,7 +299,7 @@ def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
                      figure_path=png_path[0] if png_path else None, figure_title=name)
     loc = result["localization"]
     print(f"{name}: TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} recall {loc['recall']:.5f} "
-          f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}")
+          f"precision {loc['precision']:.5f} F1 {loc['F1']:.5f}{_class_f1_text(result)}")
     for warning in result["warnings"]:
         print(f"  warning: {warning}")
     intervals = result["confidence_intervals"]["localization"]
@@ -191,27 +310,44 @@ def _write_evaluation(args, name: str, result: dict, *, title: str) -> dict:
         "czii_fbeta_micro": result["czii"]["fbeta_micro"]}
 
 
+def _class_f1_text(result: dict) -> str:
+    """``" | class F1 1BXN 0.667 3H84 0.000"``: the scored classes of the confusion matrix."""
+    per_class = result["classification"]["per_class"]
+    values = [f"{name} {stats['F1']:.3f}" for name, stats in per_class.items()
+              if name != "background"]
+    return f" | class F1 {' '.join(values)}" if values else ""
+
+
 def run_evaluate(args) -> None:
-    from tomobench.evaluation.shrec import evaluate_submission
+    from tomobench.evaluation.shrec import evaluate_picks
     from tomobench.evaluation.truth import load_ground_truth_folder
     from tomobench.formats.copick_project import is_copick_config
+    from tomobench.formats.submissions import read_submission
 
+    _check_out_folder(args.out)
     if is_copick_config(args.truth):
         run_evaluate_copick(args)
         return
+    args.truth = _truth_folder(args.truth)
     submissions, skipped = _submissions(args.picks)
     _check_out(args, submissions)
-    for path in skipped:
-        print(f"skipped {path}: a ground-truth list, not a submission")
     truth = load_ground_truth_folder(
         args.truth, slab_offset=args.slab_offset,
         volume_shape=tuple(args.volume_shape) if args.volume_shape else None,
         voxel_size_nm=args.voxel_size_nm)
+    # every submission is read (and refused) before any report is written
+    picks = [(name, path, read_submission(path, truth.volume_shape, truth.voxel_size_nm))
+             for name, path in submissions]
+    for path in skipped:
+        print(f"skipped {path}: a ground-truth list, not a submission")
     rows = []
-    for name, path in submissions:
-        result = evaluate_submission(
-            truth, path, mode=args.mode, czii_radius_fraction=args.czii_radius_fraction,
-            czii_beta=args.czii_beta, fiducial_radius_nm=args.fiducial_radius_nm,
+    for name, path, frame in picks:
+        for warning in _submission_warnings(path, frame, args.mode):
+            print(f"tomobench evaluate: warning: {warning}", file=sys.stderr)
+        result = evaluate_picks(
+            truth, frame, source=str(path), mode=args.mode,
+            czii_radius_fraction=args.czii_radius_fraction, czii_beta=args.czii_beta,
+            fiducial_radius_nm=args.fiducial_radius_nm,
             bootstrap_resamples=args.bootstrap_resamples, seed=args.seed)
         rows.append(_write_evaluation(args, name, result, title=str(path)))
     _write_summary(args.out, rows)
@@ -301,12 +437,12 @@ def _add_export_commands(commands) -> None:
                              "file's folder for particle_locations.txt, else its stem)")
     export.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
                         help="tomogram voxel size (default: the reconstruction header)")
-    export.add_argument("--volume-shape", type=int, nargs=3, metavar=("Z", "Y", "X"),
+    export.add_argument("--volume-shape", type=_positive_int, nargs=3, metavar=("Z", "Y", "X"),
                         help="tomogram shape in voxels (default: the reconstruction header)")
     export.add_argument("--binning", type=_positive, metavar="B",
                         help="tilt-series pixels per voxel (default: from "
                              "acquisition_parameters.json, else 1)")
-    export.add_argument("--amplitude-contrast", type=_positive, default=0.07, metavar="F",
+    export.add_argument("--amplitude-contrast", type=_fraction, default=0.07, metavar="F",
                         help="rlnAmplitudeContrast of the optics group (default 0.07)")
     export.set_defaults(run=run_export_star)
 
@@ -367,6 +503,12 @@ def run_export_star(args) -> None:
     )
     from tomobench.particles import read_particle_locations, read_picks
 
+    _check_in_file(args.picks, "--picks")
+    _check_out_file(args.out)
+    if args.data and not args.data.is_dir():
+        raise InputError(f"--data {args.data}: "
+                         f"{'a file' if args.data.exists() else 'not found'}, but the tomogram's "
+                         "folder (with reconstruction.mrc) is expected")
     truth = args.ground_truth or args.picks.name == TRUTH_LIST_NAME
     particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
     name = args.tomogram_name or (args.data.name if args.data else
@@ -392,14 +534,36 @@ def run_export_star(args) -> None:
 def run_export_copick(args) -> None:
     from tomobench.formats.copick_project import export_run_folder
 
+    _check_copick_out(args.results, args.out)
     config = export_run_folder(args.results, args.out, tomograms=args.tomograms)
     print(f"wrote copick project {config}")
+
+
+def _check_copick_out(results: Path, out: Path) -> None:
+    """``--results`` a folder; ``--out`` (replaced when complete) new, empty or an earlier
+    copick project, and neither the run folder nor above it."""
+    from tomobench.formats.copick_project import CONFIG_NAME
+
+    if not results.is_dir():
+        raise InputError(f"--results {results}: "
+                         f"{'a file' if results.exists() else 'not found'}, but a tomobench run "
+                         "folder (results/<name>, with data/ and picks/) is expected")
+    _check_out_folder(out)
+    resolved = out.resolve()
+    if resolved == results.resolve() or resolved in results.resolve().parents:
+        raise InputError(f"--out {out}: would replace the run folder {results}; choose a new "
+                         "folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / CONFIG_NAME).is_file():
+        raise InputError(f"--out {out}: a folder that is neither empty nor a copick project "
+                         f"(no {CONFIG_NAME}); it would be replaced, choose a new folder")
 
 
 def run_export_portal(args) -> None:
     from tomobench.formats.portal import write_annotations
     from tomobench.particles import read_particle_locations, read_picks
 
+    _check_in_file(args.picks, "--picks")
+    _check_out_folder(args.out)
     truth = args.ground_truth or args.picks.name == TRUTH_LIST_NAME
     particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
     for path in write_annotations(args.out, particles):

@@ -177,6 +177,28 @@ def _find_slab_offset(occupancy: np.ndarray, centres_zyx: np.ndarray, depth: int
     return best_offset
 
 
+def _check_occupancy_ids(occupancy: np.ndarray, path: Path) -> None:
+    """``InputError`` naming the first voxel ``(z, y, x)`` of ``occupancy`` that is not a
+    particle id (an integer >= 0; a float mask must hold integral values, no NaN)."""
+    if occupancy.dtype.kind == "f":
+        bad = ~np.isfinite(occupancy)
+        what = "a non-finite value"
+        if not bad.any():
+            bad = occupancy != np.rint(occupancy)
+            what = "a non-integer value"
+        if bad.any():
+            voxel = tuple(int(v) for v in np.unravel_index(np.argmax(bad), occupancy.shape))
+            raise InputError(f"{path}: occupancy mask holds {what} ({occupancy[voxel]}) at voxel "
+                             f"(z, y, x) = {voxel}; expected integer particle ids (0 = background)")
+    elif occupancy.dtype.kind not in "iub":
+        raise InputError(f"{path}: occupancy mask of {occupancy.dtype} values; expected integer "
+                         "particle ids")
+    if occupancy.size and occupancy.min() < 0:
+        voxel = tuple(int(v) for v in np.unravel_index(np.argmin(occupancy), occupancy.shape))
+        raise InputError(f"{path}: occupancy mask holds a negative id ({occupancy[voxel]}) at "
+                         f"voxel (z, y, x) = {voxel}; expected particle ids >= 0")
+
+
 def load_ground_truth(
     locations_path: str | os.PathLike,
     occupancy_path: str | os.PathLike,
@@ -212,6 +234,7 @@ def load_ground_truth(
     occupancy, header_voxel_nm = read_mrc(occupancy_path)
     if occupancy.ndim != 3:
         raise InputError(f"{occupancy_path}: occupancy mask must be 3-D, got {occupancy.shape}")
+    _check_occupancy_ids(occupancy, occupancy_path)
     highest_id = int(np.rint(occupancy.max())) if occupancy.size else 0
     if highest_id > len(names):
         raise InputError(

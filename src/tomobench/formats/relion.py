@@ -173,3 +173,108 @@ def write_particle_star(path: str | os.PathLike, particles: pd.DataFrame,
         if text and text[0].startswith("# Created by the starfile"):
             text[0] = "# Created by tomobench\n"
         tmp.write_text("".join(text))
+
+
+# --------------------------------------------------------------------------- reading picks
+
+#: Decimals (voxels) kept of coordinates read from a STAR file: the %.6f text of Å or pixels
+#: carries float noise (19.9999999) that could move a pick at a tie of the scorer's rounding.
+STAR_VOXEL_DECIMALS = 4
+
+
+def _star_blocks(path: Path) -> dict[str, pd.DataFrame]:
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as error:  # starfile raises many kinds on a malformed file
+        raise InputError(f"{path}: not a readable STAR file ({type(error).__name__}: "
+                         f"{' '.join(str(error).split())})") from None
+    return {name: block for name, block in blocks.items() if isinstance(block, pd.DataFrame)}
+
+
+def _star_binning(path: Path, blocks: dict[str, pd.DataFrame], particles: pd.DataFrame,
+                  voxel_size_nm: float) -> np.ndarray:
+    """Tilt-series pixels per voxel of each particle (RELION 4), from the optics block's
+    ``rlnTomoTiltSeriesPixelSize`` of the particle's optics group."""
+    optics = blocks.get("optics")
+    if optics is None or "rlnTomoTiltSeriesPixelSize" not in optics.columns:
+        raise InputError(f"{path}: RELION 4 coordinates (rlnCoordinateX, unbinned tilt-series "
+                         "pixels) need rlnTomoTiltSeriesPixelSize in a data_optics block")
+    sizes = optics["rlnTomoTiltSeriesPixelSize"].to_numpy(dtype=float)
+    if "rlnOpticsGroup" in particles.columns and "rlnOpticsGroup" in optics.columns:
+        by_group = dict(zip(optics["rlnOpticsGroup"].astype(int), sizes, strict=True))
+        groups = particles["rlnOpticsGroup"].astype(int)
+        missing = sorted(set(groups) - set(by_group))
+        if missing:
+            raise InputError(f"{path}: optics groups {missing} of data_particles are not in "
+                             "data_optics")
+        sizes = groups.map(by_group).to_numpy(dtype=float)
+    elif len(sizes) != 1:
+        raise InputError(f"{path}: {len(sizes)} optics groups but particles without "
+                         "rlnOpticsGroup")
+    if not np.all(np.isfinite(sizes) & (sizes > 0)):
+        raise InputError(f"{path}: rlnTomoTiltSeriesPixelSize must be positive")
+    return voxel_size_nm * 10.0 / np.broadcast_to(sizes, (len(particles),))
+
+
+def read_particle_star(path: str | os.PathLike, shape_zyx: tuple[int, int, int],
+                       voxel_size_nm: float) -> pd.DataFrame:
+    """Picks of one tomogram from a RELION 5 or RELION 4 particle STAR file, the inverse of
+    :func:`write_particle_star`.
+
+    RELION 5 ``rlnCenteredCoordinate{X,Y,Z}Angst`` become ``Å / (10 · voxel_size_nm) + n/2``
+    (``shape_zyx``: the tomogram's shape); RELION 4 ``rlnCoordinate{X,Y,Z}`` (unbinned
+    tilt-series pixels) are divided by the binning ``10 · voxel_size_nm /
+    rlnTomoTiltSeriesPixelSize`` of the optics block. Classes come from ``rlnClassNumber``
+    (the SHREC class id; an id outside the table reads as ``class_<id>``), scores from
+    ``rlnAutopickFigureOfMerit`` (NaN when absent). Coordinates are rounded to
+    ``STAR_VOXEL_DECIMALS`` decimals of a voxel.
+
+    Returns a DataFrame ``class_name, x, y, z, score`` in file order (x fastest, 0-based voxels).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: STAR file not found")
+    blocks = _star_blocks(path)
+    particles = blocks.get("particles")
+    if particles is None:
+        tables = list(blocks.values())
+        if len(tables) != 1:
+            raise InputError(f"{path}: no data_particles block (blocks: "
+                             f"{', '.join(blocks) or 'none'})")
+        particles = tables[0]
+    columns = set(particles.columns)
+    centred = [f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]
+    pixels = [f"rlnCoordinate{a}" for a in "XYZ"]
+    if "rlnClassNumber" not in columns:
+        raise InputError(f"{path}: no rlnClassNumber column (the SHREC class id of each pick)")
+    if "rlnTomoName" in columns and particles["rlnTomoName"].nunique() > 1:
+        names = sorted(map(str, particles["rlnTomoName"].unique()))
+        raise InputError(f"{path}: picks of {len(names)} tomograms ({', '.join(names[:4])}"
+                         f"{', ...' if len(names) > 4 else ''}); give one tomogram per file")
+    try:
+        if set(centred) <= columns:
+            angstrom = particles[centred].to_numpy(dtype=float).reshape(-1, 3)
+            centre = np.array(shape_zyx[::-1], dtype=float) / 2.0
+            xyz = angstrom / (voxel_size_nm * 10.0) + centre
+        elif set(pixels) <= columns:
+            binning = _star_binning(path, blocks, particles, voxel_size_nm)
+            xyz = particles[pixels].to_numpy(dtype=float).reshape(-1, 3) / binning[:, None]
+        else:
+            raise InputError(f"{path}: no coordinates (RELION 5 rlnCenteredCoordinate"
+                             "{X,Y,Z}Angst or RELION 4 rlnCoordinate{X,Y,Z})")
+        numbers = particles["rlnClassNumber"].to_numpy(dtype=float)
+    except ValueError as error:
+        raise InputError(f"{path}: non-numeric coordinate or class ({error})") from None
+    integral = np.isfinite(numbers) & (numbers == np.round(numbers))
+    bad = ~(np.all(np.isfinite(xyz), axis=1) & integral)
+    if bad.any():
+        raise InputError(f"{path}: particle {int(np.flatnonzero(bad)[0]) + 1} has a non-finite "
+                         "coordinate or a non-integer rlnClassNumber")
+    by_id = {i: name for name, i in CLASS_ID.items()}
+    score = (particles["rlnAutopickFigureOfMerit"].to_numpy(dtype=float)
+             if "rlnAutopickFigureOfMerit" in columns else np.full(len(particles), np.nan))
+    xyz = np.round(xyz, STAR_VOXEL_DECIMALS)
+    return pd.DataFrame({
+        "class_name": [by_id.get(int(n), f"class_{int(n)}") for n in numbers],
+        "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "score": score,
+    })
