@@ -407,3 +407,17 @@ def test_label_volume_maps_channels_to_class_ids_and_drops_unsure_voxels():
             "segmentation_max": np.array([[[0.9, 0.6, 0.4, 0.8]]], np.float32)}
     assert label_volume(maps, table).tolist() == [[[0, 5, 13, 13]]]
     assert label_volume(maps, table, 0.5).tolist() == [[[0, 5, 0, 13]]]
+
+
+def test_training_log_says_percent_done_and_time_left(tomograms, caplog):
+    import logging
+
+    training = {**TINY_TRAINING, "steps": 4, "validation_interval": 2,
+                "tune_postprocessing": False}
+    with caplog.at_level(logging.INFO, "tomobench.methods.learning.training"):
+        train("deepfinder", training, tomograms[:1], tomograms[2:], seed=3)
+    steps = [r.getMessage() for r in caplog.records if " step " in r.getMessage()
+             and r.getMessage().startswith("epoch")]
+    assert [line.split(" left)")[0].split(", ")[0] for line in steps] == [
+        "epoch 1 step 2/4 (50 %", "epoch 2 step 4/4 (100 %"]
+    assert steps[-1].startswith("epoch 2 step 4/4 (100 %, 0 s left) loss ")

@@ -120,3 +120,24 @@ def test_empty_loop_is_complete():
                         stream=io.StringIO())
     assert progress.percent() == 100.0
     assert "0/0 (100 %" in progress.line()
+
+
+def test_template_matching_chunk_logs_progress_over_its_rotations(caplog):
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from tomobench.methods.template_matching.correlation import LocalCorrelation
+    from tomobench.methods.template_matching.templates import spherical_mask
+
+    rng = np.random.default_rng(0)
+    volume = rng.standard_normal((12, 12, 12)).astype(np.float32)
+    template = rng.standard_normal((5, 5, 5)).astype(np.float32)
+    rotations = Rotation.from_euler("ZXZ", [[0, 0, 0], [30, 40, 50], [60, 80, 100]],
+                                    degrees=True)
+    with caplog.at_level(logging.INFO, "tomobench.methods.template_matching.correlation"):
+        LocalCorrelation(volume, spherical_mask(5, 2.0, 1.0)).search(
+            [template], rotations, log_every_seconds=0.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(" (")[0] for line in lines] == [f"rotation {i}/3" for i in (1, 2, 3)]
+    assert lines[0].startswith("rotation 1/3 (33 %, elapsed ") and " left, " in lines[0]
+    assert lines[-1].startswith("rotation 3/3 (100 %, elapsed ") and ", 0 s left, " in lines[-1]
