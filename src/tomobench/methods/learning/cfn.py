@@ -22,6 +22,8 @@ fewer than ``min_votes`` traces or a score under ``min_probability`` are dropped
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import torch
@@ -38,7 +40,10 @@ from tomobench.methods.learning.subtomograms import (
     excluded_channels,
     focal_loss,
 )
+from tomobench.progress import Progress
 from tomobench.seeding import rng
+
+logger = logging.getLogger(__name__)
 
 TRAINING_DEFAULTS = {
     "widths": [16, 32, 64],         # channels of the residual blocks (each halves the size)
@@ -201,6 +206,7 @@ def _classify_boxes(network: CFNNetwork, padded: np.ndarray, corners: np.ndarray
                     batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities ``(n, C)`` and offsets ``(n, 3)`` of boxes at ``corners``."""
     probabilities, offsets = [], []
+    progress = Progress("CFN: batch of boxes", -(-len(corners) // batch_size), logger)
     for first in range(0, len(corners), batch_size):
         chunk = corners[first:first + batch_size]
         boxes = np.stack([padded[z:z + box, y:y + box, x:x + box] for z, y, x in chunk])
@@ -209,6 +215,7 @@ def _classify_boxes(network: CFNNetwork, padded: np.ndarray, corners: np.ndarray
                 memory_format=torch.channels_last_3d))
         probabilities.append(torch.softmax(out["class"].float(), dim=1).cpu().numpy())
         offsets.append(out["offset"].float().cpu().numpy())
+        progress.step()
     return np.concatenate(probabilities), np.concatenate(offsets)
 
 
