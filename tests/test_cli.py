@@ -457,3 +457,22 @@ def test_issue_cases_are_traceback_free_in_a_process(tmp_path, truth_folder, pic
         assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
         assert len(run.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_exports_warn_on_an_empty_file(tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    assert main(["export-star", "--picks", str(empty), "--out", str(tmp_path / "e.star"),
+                 "--voxel-size-nm", "1", "--volume-shape", "4", "4", "4"]) == 0
+    assert capsys.readouterr().err == (f"tomobench export-star: warning: {empty}: no particles "
+                                       "in this file\n")
+    assert starfile.read(tmp_path / "e.star", always_dict=True)
+    assert main(["export-portal", "--picks", str(empty), "--out", str(tmp_path / "p")]) == 0
+    assert capsys.readouterr().err == (f"tomobench export-portal: warning: {empty}: no "
+                                       "particles in this file\n")
+
+
+def test_evaluate_names_a_missing_truth(tmp_path, picks_file, capsys):
+    line = _refused(capsys, ["evaluate", "--truth", str(tmp_path / "gone.json"), "--picks",
+                             str(picks_file), "--out", str(tmp_path / "out")])
+    assert f"--truth {tmp_path / 'gone.json'}: not found (expected a ground-truth folder" in line

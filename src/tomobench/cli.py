@@ -216,7 +216,8 @@ def _truth_folder(truth: Path) -> Path:
     if truth.is_file():
         raise InputError(f"--truth {truth}: a file, but a folder is expected (with "
                          f"{' and '.join(sorted(names))}) or a copick configuration (.json)")
-    raise InputError(f"--truth {truth}: ground-truth folder not found")
+    raise InputError(f"--truth {truth}: not found (expected a ground-truth folder or a copick "
+                     "configuration .json)")
 
 
 def _check_out_folder(out: Path, option: str = "--out") -> None:
@@ -526,6 +527,7 @@ def run_export_star(args) -> None:
     overrides = {"voxel_size_nm": args.voxel_size_nm, "binning": args.binning,
                  "shape_zyx": tuple(args.volume_shape) if args.volume_shape else None}
     geometry = replace(geometry, **{k: v for k, v in overrides.items() if v is not None})
+    _warn_if_empty("export-star", args.picks, particles)
     write_particle_star(args.out, particles, geometry, relion_version=args.relion)
     print(f"wrote {len(particles)} {'ground-truth particles' if truth else 'picks'} of "
           f"{name} to {args.out} (RELION {args.relion})")
@@ -558,6 +560,11 @@ def _check_copick_out(results: Path, out: Path) -> None:
                          f"(no {CONFIG_NAME}); it would be replaced, choose a new folder")
 
 
+def _warn_if_empty(command: str, path: Path, particles) -> None:
+    if particles.empty:
+        print(f"tomobench {command}: warning: {path}: no particles in this file", file=sys.stderr)
+
+
 def run_export_portal(args) -> None:
     from tomobench.formats.portal import write_annotations
     from tomobench.particles import read_particle_locations, read_picks
@@ -566,6 +573,7 @@ def run_export_portal(args) -> None:
     _check_out_folder(args.out)
     truth = args.ground_truth or args.picks.name == TRUTH_LIST_NAME
     particles = read_particle_locations(args.picks) if truth else read_picks(args.picks)
+    _warn_if_empty("export-portal", args.picks, particles)
     for path in write_annotations(args.out, particles):
         print(f"wrote {path}")
 
