@@ -164,6 +164,11 @@ def test_pick_refuses_bad_checkpoints(tiny_checkpoint, tmp_path, capsys):
              "--classes ['4V94'] do not match", out=out)
     _refused(capsys, [*base, "--checkpoint", str(path), "--set", "nonsense=1"],
              "unknown keys ['nonsense']", out=out)
+    _refused(capsys, [*base, "--checkpoint", str(path), "--set", "patch_voxels=31"],
+             "must be a multiple of 2", out=out)
+    _refused(capsys, [*base, "--checkpoint", str(path), "--set", "overlap_voxels=2",
+                      "--set", "patch_voxels=16"], "overlap 2 must cover twice the margin",
+             out=out)
 
 
 def test_pick_refuses_bad_tomograms(tiny_checkpoint, tmp_path, capsys):

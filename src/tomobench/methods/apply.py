@@ -439,8 +439,12 @@ def pick_learned(picker: Picker, tomogram: Tomogram, overrides: dict | None = No
     volume = to_grid(tomogram, grid, threads)
     torch_device = _torch_device(device)
     logger.info("picking %s %s on %s", tomogram.source, grid.shape, torch_device)
-    picks = pick(checkpoint, volume, inference, device=torch_device, threads=threads,
-                 progress=_progress_callback(f"{picker.kind} windows"))
+    try:
+        picks = pick(checkpoint, volume, inference, device=torch_device, threads=threads,
+                     progress=_progress_callback(f"{picker.kind} windows"))
+    except (ValueError, TypeError) as error:  # a value --set or the config gave
+        raise InputError(f"{picker.source}: inference {inference}: {_one_line(error)}"
+                         ) from error
     return from_grid(picks, grid)
 
 
@@ -523,8 +527,8 @@ def pick_template_matching(picker: Picker, tomogram: Tomogram, overrides: dict |
     logger.info("%s searched in %.0f s", tomogram.source, progress.seconds())
     try:
         picks, report = extract_picks(searches, volume, picker.kind, method)
-    except InputError as error:
-        raise InputError(f"--set: {error}") from error
+    except (InputError, ValueError, TypeError) as error:
+        raise InputError(f"--set: {picker.source} {method}: {_one_line(error)}") from error
     for name, info in report.items():
         logger.info("%s: %s", name, info)
     return from_grid(picks, grid)
