@@ -275,6 +275,13 @@ def test_pick_reproduces_the_workflow_and_survives_resampling(tiny_run, tmp_path
     assert main(["pick", *picker, "--tomogram", str(folder / "reconstruction.mrc"), "--out",
                  str(out), "--device", "cpu"]) == 0
     assert out.read_bytes() == reference.read_bytes()
+    if method.startswith("TM"):
+        from tomobench.backend import cupy_available
+
+        if not cupy_available():
+            out.unlink()
+            assert main(["pick", *picker, "--tomogram", str(folder / "reconstruction.mrc"),
+                         "--out", str(out), "--device", "cuda"]) == 2 and not out.exists()
 
     mapped = _pick_resampled(run, method, folder, voxel_size_nm, tmp_path)
     original = _localisation_f1(folder, reference, tmp_path / "eval_original", capsys)

@@ -488,6 +488,7 @@ def pick_template_matching(picker: Picker, tomogram: Tomogram, overrides: dict |
     """TM / TM-F picks of a run's recipe in ``tomogram``: every class and rotation chunk
     searched and read back as the workflow does (``match_templates`` then
     ``pick_template_matching``), in voxels of the input tomogram."""
+    from tomobench.backend import array_module
     from tomobench.methods.template_matching import (
         extract_picks,
         load_class_search,
@@ -496,6 +497,10 @@ def pick_template_matching(picker: Picker, tomogram: Tomogram, overrides: dict |
     )
     from tomobench.mrc import read_mrc
 
+    try:
+        logger.info("template matching with %s", array_module(device).__name__)
+    except (RuntimeError, ValueError) as error:
+        raise InputError(f"--device {device}: {error}") from error
     config = picker.config
     settings = dict(config["template_matching"])
     grid = picking_grid(tomogram.shape, tomogram.voxel_size_nm, picker.reference_nm)
@@ -605,7 +610,8 @@ def check_copick_target(target: CopickTarget, class_names: list[str]):
     missing = [c for c in wanted if c.upper() not in objects]
     if missing:
         raise InputError(f"{target.config}: classes {missing} of the picker are no pickable "
-                         f"objects of this copick project ({sorted(objects.values())})")
+                         f"objects of this copick project ({sorted(objects.values())}); "
+                         "restrict the output with --classes")
     return root, {c: objects[c.upper()] for c in wanted}
 
 
