@@ -201,6 +201,41 @@ def test_pick_refuses_bad_tomograms(tiny_checkpoint, tmp_path, capsys):
              "cannot tell the format")
 
 
+def test_checkpoint_without_a_voxel_size_takes_it_from_the_flag_or_its_run(
+        tiny_checkpoint, tmp_path, capsys):
+    """Checkpoints written before they recorded ``voxel_size_nm``: the flag, or the run's
+    ``tomograms.voxel_size_nm`` (with the run's inference keys) when it lies in its run."""
+    import yaml
+
+    _, checkpoint, mrc = tiny_checkpoint
+    old = {k: v for k, v in checkpoint.items() if k != "voxel_size_nm"}
+    loose = tmp_path / "old.pt"
+    save_checkpoint(loose, old)
+    out = tmp_path / "picks.txt"
+    base = ["pick", "--tomogram", str(mrc), "--device", "cpu"]
+    _refused(capsys, [*base, "--checkpoint", str(loose), "--out", str(out)], str(loose),
+             "--trained-voxel-size-nm", out=out)
+    assert main([*base, "--checkpoint", str(loose), "--out", str(out),
+                 "--trained-voxel-size-nm", "1"]) == 0
+    run = tmp_path / "results" / "mine"
+    save_checkpoint(run / "models" / "DF" / "checkpoint.pt", old)
+    config = {"tomograms": {"voxel_size_nm": 1.0},
+              "methods": {"DF": {"kind": "deepfinder", "inference": {"patch_voxels": 31}}}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    # the run's inference keys apply: its (bad) patch size is refused
+    _refused(capsys, [*base, "--run", str(run), "--method", "df", "--out", str(out)],
+             "must be a multiple of 2")
+    config["methods"]["DF"]["inference"] = {"patch_voxels": 32}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    in_run = tmp_path / "in_run.txt"
+    assert main([*base, "--run", str(run), "--method", "df", "--out", str(in_run)]) == 0
+    assert in_run.read_bytes() == out.read_bytes()
+    config["methods"]["DF"]["kind"] = "mc_ds_net"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    _refused(capsys, [*base, "--checkpoint", str(run / "models" / "DF" / "checkpoint.pt"),
+                      "--out", str(in_run)], "trained as 'deepfinder'", "is kind 'mc_ds_net'")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
 def test_pick_refuses_cuda_without_a_gpu(tiny_checkpoint, tmp_path, capsys):
     path, _, mrc = tiny_checkpoint
