@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=run_evaluate)
 
     _add_export_commands(commands)
+    _add_pick_command(commands)
     return parser
 
 
@@ -576,6 +577,149 @@ def run_export_portal(args) -> None:
     _warn_if_empty("export-portal", args.picks, particles)
     for path in write_annotations(args.out, particles):
         print(f"wrote {path}")
+
+
+# --------------------------------------------------------------------------- tomobench pick
+
+_PICK_HELP = """\
+Apply a trained picker to any tomogram and write its picks.
+
+The picker is a learning checkpoint (--checkpoint results/<name>/models/<method>/checkpoint.pt,
+any of the six learned kinds) or a run's template-matching recipe (--run results/<name>
+--method TM: the run's config.yaml entry, template_matching settings and potentials/). The
+tomogram is an MRC file (--tomogram; voxel size from the header, or --voxel-size-nm when the
+header has none) or a copick run (--copick CONFIG --copick-run RUN [--tomo-type TYPE]).
+
+Inference parameters are the checkpoint's (tuned on the validation tomogram), overridden by the
+run's configured inference keys when the checkpoint lies in its run folder (as the workflow
+picks), overridden by --set KEY=VALUE (e.g. --set min_probability=0.5; for TM/TM-F the method
+keys, e.g. --set top_n=500). A tomogram at another voxel size than the one the picker was
+trained on (the run's tomograms) is Fourier-resampled to it for picking; the picks are mapped
+back to voxels of the input tomogram. On a run's own tomogram the picks equal the workflow's
+results/<name>/picks/<method>/model_<i>.txt byte for byte.
+
+Output by the suffix of --out (or --format): .txt SHREC picks ('<class> <x> <y> <z> <score>',
+voxels), .star RELION 5 particles, .json a copick configuration (points of --copick-user in run
+--out-run, default the input's copick run or the tomogram name). Progress goes to stderr. A
+corrupt checkpoint, an unknown kind, a tomogram smaller than the network's input, NaN voxels or a
+class list that does not match is refused with one line (exit status 2) and nothing is written.
+
+  tomobench pick --checkpoint results/default/models/DeepFinder/checkpoint.pt \\
+      --tomogram my_tomogram.mrc --out picks.txt
+  tomobench pick --run results/default --method TM --tomogram t.mrc --voxel-size-nm 1.5 \\
+      --out picks.star
+"""
+
+
+def _add_pick_command(commands) -> None:
+    """``tomobench pick``: a learning checkpoint or a run's TM recipe on any tomogram."""
+    pick = commands.add_parser(
+        "pick", help="apply a trained checkpoint or a run's template matching to a tomogram",
+        description=_PICK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    picker = pick.add_argument_group("picker (--checkpoint, or --run with --method)")
+    picker.add_argument("--checkpoint", type=Path, metavar="FILE",
+                        help="a learning checkpoint (results/<name>/models/<method>/"
+                             "checkpoint.pt)")
+    picker.add_argument("--run", type=Path, metavar="DIR", dest="run_folder",
+                        help="a run folder (results/<name>): with --method, its TM/TM-F recipe "
+                             "or its learned method's checkpoint")
+    picker.add_argument("--method", metavar="NAME", help="method name in the run's config")
+    picker.add_argument("--trained-voxel-size-nm", type=_positive, metavar="NM",
+                        help="voxel size the checkpoint was trained at, when it records none "
+                             "and lies outside its run folder")
+    picker.add_argument("--no-run-config", action="store_true",
+                        help="ignore the run's configured inference keys (checkpoint values "
+                             "and --set only)")
+    picker.add_argument("--set", action="append", dest="overrides", metavar="KEY=VALUE",
+                        help="override an inference (or TM extraction) parameter; repeatable; "
+                             "VALUE is YAML (0.5, [vesicle], null)")
+    source = pick.add_argument_group("tomogram (--tomogram, or --copick with --copick-run)")
+    source.add_argument("--tomogram", type=Path, metavar="MRC", help="tomogram to pick")
+    source.add_argument("--copick", type=Path, metavar="CONFIG",
+                        help="copick configuration (.json) holding the tomogram")
+    source.add_argument("--copick-run", metavar="RUN", help="copick run of the tomogram")
+    source.add_argument("--tomo-type", metavar="TYPE", help="copick tomogram type (default: any)")
+    source.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
+                        help="the tomogram's voxel size (default: the MRC header, which this "
+                             "replaces; for copick the run's "
+                             "only copick voxel spacing)")
+    source.add_argument("--acquisition", type=Path, metavar="JSON",
+                        help="TM only: acquisition_parameters.json for the template CTF and "
+                             "wedge (default: the one beside the tomogram, else the run's "
+                             "microscope)")
+    out = pick.add_argument_group("output")
+    out.add_argument("--out", required=True, type=Path, metavar="FILE",
+                     help="picks file: .txt (SHREC), .star (RELION 5) or .json (copick config)")
+    out.add_argument("--format", choices=("shrec", "star", "copick"),
+                     help="output format (default: from the --out suffix)")
+    out.add_argument("--classes", nargs="+", metavar="CLASS",
+                     help="write only these classes (each one the picker reports)")
+    out.add_argument("--copick-user", default="tomobench-pick", metavar="USER",
+                     help="copick output: user id of the points (default tomobench-pick)")
+    out.add_argument("--copick-session", default="0", metavar="SESSION",
+                     help="copick output: session id (default 0)")
+    out.add_argument("--out-run", metavar="RUN",
+                     help="copick output: run name (default: --copick-run, else the tomogram "
+                          "name)")
+    compute = pick.add_argument_group("compute")
+    compute.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                         help="auto (default: the GPU when torch/cupy see one), cpu or cuda")
+    compute.add_argument("--threads", type=int, default=1, metavar="N",
+                         help="CPU threads (default 1, as the workflow's pick jobs)")
+    pick.set_defaults(run=run_pick)
+
+
+def run_pick(args) -> None:
+    import logging
+
+    from tomobench.methods import apply
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tomobench pick: %(message)s"))
+    apply.logger.addHandler(handler)
+    apply.logger.setLevel(logging.INFO)
+    try:
+        _pick(args, apply)
+    finally:
+        apply.logger.removeHandler(handler)
+
+
+def _pick(args, apply) -> None:
+    if args.threads < 1:
+        raise InputError(f"--threads: must be >= 1, got {args.threads}")
+    if (args.tomogram is None) == (args.copick is None):
+        raise InputError("give the tomogram as --tomogram MRC or --copick CONFIG --copick-run")
+    overrides = apply.parse_overrides(args.overrides)
+    picker = apply.load_picker(checkpoint=args.checkpoint, run=args.run_folder,
+                               method=args.method,
+                               reference_nm=args.trained_voxel_size_nm,
+                               use_run_config=not args.no_run_config)
+    fmt = apply.output_format(args.out, args.format)
+    classes = args.classes or apply.reported_classes(picker, overrides)
+    apply.check_classes(picker, args.classes)
+    target = None
+    if fmt == "copick":
+        out_run = args.out_run or args.copick_run or (
+            args.tomogram.parent.name if args.tomogram.stem == "reconstruction"
+            else args.tomogram.stem)
+        target = apply.CopickTarget(args.out, out_run, args.copick_user, args.copick_session)
+        apply.check_copick_target(target, classes)
+    if args.tomogram is not None:
+        tomogram = apply.read_tomogram_mrc(args.tomogram, args.voxel_size_nm)
+    else:
+        if not args.copick_run:
+            raise InputError("--copick-run: give the copick run of the tomogram")
+        tomogram = apply.read_tomogram_copick(args.copick, args.copick_run, args.tomo_type,
+                                              args.voxel_size_nm)
+    if picker.learned:
+        picks = apply.pick_learned(picker, tomogram, overrides, args.device, args.threads)
+    else:
+        picks = apply.pick_template_matching(picker, tomogram, overrides, args.device,
+                                             args.threads, args.acquisition)
+    picks = apply.select_classes(picks, picker, args.classes)
+    apply.write_output(picks, args.out, fmt, tomogram, classes, target)
+    counts = picks["class_name"].value_counts().to_dict()
+    print(f"wrote {len(picks)} picks of {tomogram.source} to {args.out} ({fmt}): {counts}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,6 +114,7 @@ def sliding_window(
     batch_size: int = 1,
     device: torch.device | str = "cpu",
     autocast: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``forward`` over ``volume`` patch by patch and blend the outputs.
 
@@ -130,6 +131,7 @@ def sliding_window(
         that needs no more tiles (so never more than the volume, rounded up to ``alignment``).
     overlap, margin : voxels (see module docstring). ``alignment`` is the network's size
         divisor ``2 ** poolings``.
+    progress : optional ``(patches done, patches in all)`` callback, called after each batch.
 
     Returns
     -------
@@ -150,8 +152,9 @@ def sliding_window(
     weight_sum = np.zeros((pz, padded[1], padded[2]), dtype=np.float32)
     nz, ny, nx = volume.shape
     yx_tiles = [(iy, ix) for iy in range(len(starts[1])) for ix in range(len(starts[2]))]
-    progress = Progress("sliding window: batch of patches",
-                        len(starts[0]) * -(-len(yx_tiles) // batch_size), logger)
+    batches = Progress("sliding window: batch of patches",
+                       len(starts[0]) * -(-len(yx_tiles) // batch_size), logger)
+    done, total = 0, len(starts[0]) * len(yx_tiles)
     for iz, z0 in enumerate(starts[0]):
         for first in range(0, len(yx_tiles), batch_size):
             chunk = yx_tiles[first:first + batch_size]
@@ -175,7 +178,10 @@ def sliding_window(
                 weight_sum[:, ys, xs] += weight
                 for head, result in results.items():
                     buffers[head][:, :, ys, xs] += result[index] * weight
-            progress.step()
+            batches.step()
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
         final = starts[0][iz + 1] - z0 if iz < len(starts[0]) - 1 else pz
         keep = max(0, min(final, nz - z0))
         norm = np.maximum(weight_sum[:keep, :ny, :nx], 1e-12)

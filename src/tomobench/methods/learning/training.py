@@ -318,8 +318,9 @@ def train(
     Returns
     -------
     checkpoint : dict for ``save_checkpoint`` (weights of the best validation step plus the
-        kind, params, class table, per-class size statistics and tuned inference parameters);
-        ``report``: JSON-able history (``training.json``).
+        kind, params, class table, per-class size statistics, tuned inference parameters and
+        the training tomograms' ``voxel_size_nm``); ``report``: JSON-able history
+        (``training.json``).
     """
     kind = get_kind(kind_name)
     params = kind.training_params(training)
@@ -329,6 +330,7 @@ def train(
     if not training_tomograms:
         raise InputError("tomograms.training: no training tomograms given")
     table = ClassTable.from_tomograms(training_tomograms + validation_tomograms)
+    voxel_size_nm = float(training_tomograms[0].voxel_size_nm)  # before input_binning
     binning = int(params["input_binning"])
     full_validation = validation_tomograms
     training_tomograms = [bin_tomogram(t, binning) for t in training_tomograms]
@@ -415,6 +417,8 @@ def train(
         "best_step": int(best["step"]),
         "state_dict": best["state_dict"],
         "tuned_inference": {},
+        # the tomograms' voxel size: tomobench pick resamples other tomograms to it
+        "voxel_size_nm": voxel_size_nm,
     }
     tuning = []
     if validation_tomograms and params["tune_postprocessing"] and kind.tuning_grid:
@@ -555,9 +559,11 @@ def network_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu"
 
 
 def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
-                 device: torch.device | str = "cpu", threads: int = 1) -> dict[str, np.ndarray]:
+                 device: torch.device | str = "cpu", threads: int = 1,
+                 progress=None) -> dict[str, np.ndarray]:
     """Network output maps for a raw ``(z, y, x)`` tomogram (normalised here): the sliding window,
-    or the kind's own ``predict``."""
+    or the kind's own ``predict``; ``progress`` is the sliding window's optional
+    ``(patches done, patches in all)`` callback."""
     device = torch.device(device)
     configure_threads(device, threads)
     kind, network = network_from_checkpoint(checkpoint, device)
@@ -573,6 +579,7 @@ def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
             overlap=int(params["overlap_voxels"]), margin=int(params["margin_voxels"]),
             alignment=alignment, batch_size=int(params["batch_size"]), device=device,
             autocast=device.type == "cuda" and bool(checkpoint["training"]["mixed_precision"]),
+            progress=progress,
         )
 
     if kind.predict is None:
@@ -591,11 +598,12 @@ def inference_parameters(checkpoint: dict, inference: dict | None) -> dict:
 
 
 def pick(checkpoint: dict, volume: np.ndarray, inference: dict,
-         device: torch.device | str = "cpu", threads: int = 1) -> pd.DataFrame:
-    """Picks (``class_name, x, y, z, score``, best score first) in one tomogram."""
+         device: torch.device | str = "cpu", threads: int = 1, progress=None) -> pd.DataFrame:
+    """Picks (``class_name, x, y, z, score``, best score first) in one tomogram (the workflow's
+    ``pick_learning`` and ``tomobench pick``); ``progress`` as in :func:`predict_maps`."""
     kind = get_kind(checkpoint["kind"])
     params = inference_parameters(checkpoint, inference)
-    maps = predict_maps(checkpoint, volume, params, device, threads)
+    maps = predict_maps(checkpoint, volume, params, device, threads, progress)
     table = ClassTable(tuple(checkpoint["class_ids"]))
     frame = kind.postprocess(maps, table, checkpoint["class_stats"], params)
     return to_picks(_unbinned(frame, checkpoint))
