@@ -3,7 +3,7 @@
 Re-extracts TM-F (and TM) from a finished run's template-matching searches with each filtering
 order — the default (``class_order: null``, the paper's order, ``tomobench.classes.TM_F_ORDER``)
 and the Table-1 sphericity order used before — scores the picks of every test tomogram as the
-SHREC evaluation does (``published`` mode, the tomograms pooled) and prints
+SHREC evaluation does (the config's ``evaluation.mode``, the tomograms pooled) and prints
 
 * localisation F1, mean class F1 (the twelve proteins and the fiducials) and the size-group F1,
   beside the paper's TM-F (0.576; 0.204 / 0.527 / 0.842) and TM (0.372; 0.233 / 0.542 / 0.903);
@@ -89,7 +89,8 @@ def per_class_rows(truth, picks: pd.DataFrame, result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def evaluate(run: Path, models: list[str], classes: list[str], kind: str, params: dict):
+def evaluate(run: Path, models: list[str], classes: list[str], kind: str, params: dict,
+             mode: str):
     """Pooled metrics and per-class counts of one extraction over the test tomograms."""
     units, tables = [], []
     for model in models:
@@ -97,7 +98,7 @@ def evaluate(run: Path, models: list[str], classes: list[str], kind: str, params
         tomogram, _ = read_mrc(run / "data" / f"model_{model}" / "reconstruction.mrc")
         picks, _ = extract_picks(searches, tomogram, kind, dict(params))
         truth = load_ground_truth_folder(run / "data" / f"model_{model}")
-        result = score_picks(truth, picks, mode="published")
+        result = score_picks(truth, picks, mode=mode)
         units.append(Units.from_json(result["units"]))
         tables.append(per_class_rows(truth, picks, result))
     metrics = point_estimates(Units.concatenate(units))
@@ -142,7 +143,8 @@ def main() -> None:
     tm = next(dict(m) for m in methods.values() if m["kind"] == "tm")
     for params in (tm_f, tm):
         params.pop("kind")
-    print(f"run {args.results}, test tomograms {models}")
+    mode = config.get("evaluation", {}).get("mode", "published")
+    print(f"run {args.results}, test tomograms {models}, evaluation mode {mode}")
     runs = [
         ("TM-F, paper order (class_order: null)", "TM-F", "tm_f", {**tm_f, "class_order": None}),
         ("TM-F, Table-1 sphericity order (the previous default)", "TM-F", "tm_f",
@@ -150,7 +152,7 @@ def main() -> None:
         ("TM", "TM", "tm", tm),
     ]
     for label, paper, kind, params in runs:
-        metrics, table = evaluate(args.results, models, classes, kind, params)
+        metrics, table = evaluate(args.results, models, classes, kind, params, mode)
         report(label, paper, metrics, table)
 
 
