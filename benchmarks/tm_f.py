@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tomobench.classes import SIZE_GROUPS, SIZE_ORDER, TABLE1
+from tomobench.classes import PAPER_TM_FIDUCIALS, SIZE_GROUPS, SIZE_ORDER, TABLE1
 from tomobench.evaluation.bootstrap import Units, point_estimates
 from tomobench.evaluation.shrec import score_picks
 from tomobench.evaluation.truth import load_ground_truth_folder
@@ -118,8 +118,8 @@ def report(label: str, paper: str, metrics: dict, table: pd.DataFrame) -> None:
         row = table.loc[name]
         f1 = metrics.get(f"class:{name}", float("nan"))
         record = TABLE1.get(name)
-        tm = record.paper_tm_picks if record else 9
-        tm_f = record.paper_tm_f_picks if record else 9
+        tm = record.paper_tm_picks if record else PAPER_TM_FIDUCIALS
+        tm_f = record.paper_tm_f_picks if record else PAPER_TM_FIDUCIALS
         ratio = row.picks / row.particles if row.particles else float("nan")
         print(f"{name:8} {row.picks:5d} {row.on_own_class:4d} {row.labelled_right:4d} "
               f"{row.particles:4d} {f1:6.3f} | {ratio:10.2f} | {'':7}{tm:4d} {tm_f:4d} "

@@ -4,8 +4,7 @@ Each :class:`ShrecClass` holds the fixed id, the SHREC name, and for the protein
 Table 1 of the paper (Gubins et al. 2021: name, molecular weight, volume, area, sphericity,
 effective radius) and the per-class pick counts §3.7 reports for TM and TM-F; what follows from
 those numbers (sphere radius, size group, plotting order, TM-F filtering order) is derived here,
-never typed again — as copick's ``PickableObject`` is
-the single description of a particle type.
+never typed again — as copick's ``PickableObject`` is the single description of a particle type.
 """
 
 from __future__ import annotations
