@@ -117,11 +117,10 @@ def test_class_table_matches_shrec():
                            "medium": ("3D2F", "1U6G", "3CF3", "1BXN", "1QVR"),
                            "large": ("4CR2", "5MRC")}
     assert [size_group_label(g) for g in SIZE_GROUPS] == ["<200", "200-600", "600+"]
-    # TM-F: the four symmetric complexes first, then by decreasing sphericity, 4V94 last
-    symmetric = ("1BXN", "2CG9", "3CF3", "3H84")
-    by_sphericity = lambda names: sorted(names, key=lambda n: -TABLE1[n].sphericity)  # noqa: E731
-    assert TM_F_ORDER == (*by_sphericity(symmetric),
-                          *by_sphericity(set(SCORED_PROTEINS) - set(symmetric)), "4V94")
+    # TM-F: the paper's order (tests/test_template_matching.py derives it from §3.7), 4V94 last
+    assert set(TM_F_ORDER) == {*SCORED_PROTEINS, "4V94"} and TM_F_ORDER[-1] == "4V94"
+    assert sum(TABLE1[n].paper_tm_f_picks for n in SCORED_PROTEINS) == 1660  # §3.7's total
+    assert sum(TABLE1[n].paper_tm_picks for n in SCORED_PROTEINS) == 4009
     assert SPHERE_RADIUS_NM["1BXN"] == pytest.approx((3 * 1021.0 / (4 * math.pi)) ** (1 / 3))
     with pytest.raises(KeyError, match="unknown SHREC class"):
         class_id("1bxn")

@@ -14,6 +14,7 @@ from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from tomobench.backend import cupy_available
+from tomobench.classes import TABLE1
 from tomobench.errors import InputError
 from tomobench.fourier import fourier_bin, frequency_magnitude, missing_wedge
 from tomobench.io import read_acquisition
@@ -30,12 +31,14 @@ from tomobench.methods.template_matching.correlation import (
     index_rotation_matrix,
 )
 from tomobench.methods.template_matching.extraction import (
+    TM_F_ORDER,
     ClassSearch,
     false_alarm_threshold,
     filter_tm_f,
     fit_particle_population,
     merge_tm,
 )
+from tomobench.methods.template_matching.pipeline import EXTRACTION_DEFAULTS
 from tomobench.methods.template_matching.templates import make_template, spherical_mask
 from tomobench.optics import electron_wavelength_nm
 
@@ -363,11 +366,95 @@ def test_tm_f_never_outputs_overlapping_particles():
     np.fill_diagonal(distance, np.inf)
     assert np.all(distance >= radii[:, None] + radii[None, :] - 1e-9)
     assert len(picks) > 20
-    # fiducials are accepted first, then the configured order (1BXN before 3H84 before 5MRC)
+    # fiducials are accepted first, then the paper's order (5MRC before 3H84 before 1BXN)
     order = picks["class_name"].drop_duplicates().tolist()
-    assert order == ["fiducial", "1BXN", "3H84", "5MRC"]
+    assert order == ["fiducial", "5MRC", "3H84", "1BXN"]
     # every dropped candidate overlaps a kept one
     assert non_overlapping(positions, radii).all()
+
+
+# §3.7 of the paper (TM-F): "To test for overlap, we calculate the distance between the centre of
+# an existing particle to the centre of the candidate and calculate whether the distance is
+# smaller than the sum of their radii. The candidates for round and symmetrical particles were
+# filtered before asymmetrical and elongated particles [...] This resulted in 9 fiducials and
+# 122, 81, 79, 127, 624, 212, 37, 71, 125, 85, 32, 65 particles of each class recognized [...],
+# from largest to smallest respectively"; TM, before the filter: "122, 107, 318, 314, 924, 708,
+# 211, 329, 127, 399, 149, 301 particles of each class [...] from largest to smallest".
+PAPER_HEAVIEST_FIRST = ("5MRC", "4CR2", "1QVR", "1BXN", "3CF3", "1U6G", "3D2F", "2CG9", "3H84",
+                        "3GL1", "3QM1", "1S3X")
+PAPER_TM_PICKS = (122, 107, 318, 314, 924, 708, 211, 329, 127, 399, 149, 301)
+PAPER_TM_F_PICKS = (122, 81, 79, 127, 624, 212, 37, 71, 125, 85, 32, 65)
+
+
+def _candidates(name, points_zyx, zscores, radius_voxels):
+    points = np.asarray(points_zyx, dtype=float).reshape(-1, 3)
+    return pd.DataFrame({"class_name": name, "x": points[:, 2], "y": points[:, 1],
+                         "z": points[:, 0], "score": np.asarray(zscores) / 10,
+                         "zscore": zscores, "angle_index": 0, "radius_voxels": radius_voxels})
+
+
+def test_tm_f_class_order_is_the_papers():
+    """The order §3.7 states ("round and symmetrical" classes first) is the one its counts
+    show: the class filtered first loses no candidate (5MRC: 122 of 122), later ones lose more
+    as the tomogram fills. So the default order is decreasing kept fraction TM-F / TM."""
+    assert tuple(TABLE1[n].paper_tm_picks for n in PAPER_HEAVIEST_FIRST) == PAPER_TM_PICKS
+    assert tuple(TABLE1[n].paper_tm_f_picks for n in PAPER_HEAVIEST_FIRST) == PAPER_TM_F_PICKS
+    by_weight = sorted(TABLE1, key=lambda n: -TABLE1[n].molecular_weight_kda)
+    assert PAPER_HEAVIEST_FIRST == tuple(by_weight)
+    kept = {n: f / t for n, t, f in zip(PAPER_HEAVIEST_FIRST, PAPER_TM_PICKS, PAPER_TM_F_PICKS,
+                                        strict=True)}
+    assert TM_F_ORDER == (*sorted(kept, key=lambda n: -kept[n]), "4V94")
+    # the large and the round, symmetric complexes first, never the small ones
+    assert TM_F_ORDER == ("5MRC", "3H84", "4CR2", "3CF3", "1BXN", "1U6G", "1QVR", "1S3X", "2CG9",
+                          "3QM1", "3GL1", "3D2F", "4V94")
+    assert EXTRACTION_DEFAULTS["class_order"] is None
+    assert EXTRACTION_DEFAULTS["overlap_radius_scale"] == 1.0
+    # the filter accepts class by class in that order, whatever the input and score order:
+    # one candidate per class, far apart, the highest scores on the last classes
+    names = list(reversed(PAPER_HEAVIEST_FIRST))
+    candidates = [_candidates(n, [(0, 0, 100 * k)], [float(k)], 5.0) for k, n in enumerate(names)]
+    candidates.append(_candidates("fiducial", [(0, 100, 0)], [0.5], 3.0))
+    picks = filter_tm_f(candidates)
+    assert picks["class_name"].tolist() == ["fiducial", *TM_F_ORDER[:-1]]
+
+
+def test_tm_f_overlap_is_the_sum_of_radii_and_the_large_round_complex_survives():
+    """A 5MRC candidate (radius 12 voxels) scored below five 1BXN candidates (radius 5) around
+    it: 5MRC's class is filtered first, so it is kept, and each 1BXN candidate is dropped exactly
+    when its distance to the 5MRC centre is below 12 + 5 = 17 (not 12, the larger radius; not
+    5 + 5; equality is not an overlap)."""
+    centre = np.array([50.0, 50.0, 50.0])
+    offsets = {6.0: (0, 0, 1), 13.0: (0, 0, -1), 16.99: (0, 1, 0), 17.0: (0, -1, 0),
+               30.0: (1, 0, 0)}  # pairwise >= 10 voxels apart: no 1BXN-1BXN overlap
+    small_points = [centre + d * np.array(u) for d, u in offsets.items()]
+    big = _candidates("5MRC", [centre], [3.0], 12.0)
+    small = _candidates("1BXN", small_points, [9.0, 8.0, 7.0, 6.0, 5.0], 5.0)
+    picks = filter_tm_f([small, big])
+    assert picks["class_name"].tolist() == ["5MRC", "1BXN", "1BXN"]
+    kept = np.linalg.norm(picks[["z", "y", "x"]].to_numpy()[1:] - centre, axis=1)
+    assert kept.tolist() == [17.0, 30.0]
+    # the same through the default TM-F extraction of score maps (search voxel = 2 tomogram
+    # voxels): 1BXN peaks 6, 14, 16, 18 and 30 voxels from the 5MRC peak; 18 and 30 survive
+    maps = {n: np.zeros((40, 40, 40), np.float32) for n in ("1BXN", "5MRC")}
+    maps["5MRC"][20, 20, 20] = 0.3
+    for steps, value in zip(((0, 0, 3), (0, 0, -7), (0, 8, 0), (0, -9, 0), (15, 0, 0)),
+                            (0.9, 0.8, 0.7, 0.6, 0.5), strict=True):
+        maps["1BXN"][tuple(20 + np.array(steps))] = value
+    searches = [_search("1BXN", maps["1BXN"], 5.0), _search("5MRC", maps["5MRC"], 12.0)]
+    params = {"top_n": 10, "threshold": "fixed", "fixed_threshold": 0.1, "fiducials": False}
+    picks, report = extract_picks(searches, None, "tm_f", params)
+    assert report["picks_per_class"] == {"1BXN": 2, "5MRC": 1}
+    distances = np.linalg.norm(picks[["z", "y", "x"]].to_numpy() - 40.0, axis=1)
+    assert picks["class_name"].tolist() == ["5MRC", "1BXN", "1BXN"]
+    assert distances.round(6).tolist() == [0.0, 18.0, 30.0]
+    # the old Table-1 sphericity order, one key away, lets the 1BXN candidates win
+    old_order = ["1BXN", "2CG9", "3CF3", "3H84", "3QM1", "1S3X", "3GL1", "3D2F", "1U6G", "1QVR",
+                 "5MRC", "4CR2"]
+    picks, _ = extract_picks(searches, None, "tm_f", {**params, "class_order": old_order})
+    assert "5MRC" not in set(picks["class_name"]) and len(picks) == 5
+    for bad in (["5mrc", "1BXN"], ["1BXN", "1BXN"]):
+        with pytest.raises(InputError, match="class_order"):
+            extract_picks(searches, None, "tm_f", {**params, "class_order": bad})
 
 
 def test_tm_merge_keeps_best_normalised_score_per_voxel():

@@ -12,9 +12,15 @@ writes the per-class lists one after the other (fiducials, then heaviest class f
 in which §3.7 reports them), ``score`` sorts all picks by normalised score, which turns the merge
 into an arg-max classifier the paper's TM did not have.
 
-TM-F: the same candidates, then, class by class in a configured order (round and symmetric
-complexes first, as the paper; fiducials before all), each candidate in decreasing score is
-dropped when its centre is closer to an accepted particle than the sum of their radii.
+TM-F (§3.7: "candidates of each class were additionally filtered to exclude those that would
+potentially be overlapped with already selected particles. To test for overlap, we calculate the
+distance between the centre of an existing particle to the centre of the candidate and calculate
+whether the distance is smaller than the sum of their radii. The candidates for round and
+symmetrical particles were filtered before asymmetrical and elongated particles"): the same
+candidates, then, class by class in ``tomobench.classes.TM_F_ORDER`` (fiducials before all;
+the order §3.7's per-class counts imply: 5MRC, 3H84, 4CR2, 3CF3, 1BXN, then the rest), each
+class by decreasing score, a candidate is dropped when its centre is closer to an accepted
+particle (of any class, its own included) than the sum of the two radii.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfcinv
 
-from tomobench.classes import TABLE1, TM_F_ORDER
+from tomobench.classes import SHREC_CLASS_NAMES, TABLE1, TM_F_ORDER
 from tomobench.errors import InputError
 from tomobench.methods.peaks import (
     greedy_deduplicate,
@@ -232,9 +238,17 @@ def _heaviest_first_rank(name: str) -> float:
 
 def class_rank(class_order: list[str] | tuple[str, ...] | None):
     """Sort key of class names for TM-F: ``fiducial`` first, then ``class_order`` (default
-    ``tomobench.classes.TM_F_ORDER``: symmetric complexes first, elongated ones last), then the
-    rest."""
+    ``tomobench.classes.TM_F_ORDER``: the paper's order, round and symmetrical complexes first),
+    then the rest (by name).
+
+    Raises ``InputError`` for a name that is no SHREC class or is given twice.
+    """
     order = list(TM_F_ORDER if class_order is None else class_order)
+    unknown = sorted(set(order) - set(SHREC_CLASS_NAMES))
+    if unknown or len(set(order)) != len(order):
+        raise InputError(f"methods.<TM-F>.class_order: unknown or repeated classes "
+                         f"{unknown or sorted({n for n in order if order.count(n) > 1})}; "
+                         f"known: {', '.join(SHREC_CLASS_NAMES)}")
 
     def rank(name: str) -> tuple[int, int, str]:
         if name == "fiducial":
@@ -249,7 +263,8 @@ def class_rank(class_order: list[str] | tuple[str, ...] | None):
 def filter_tm_f(candidates: list[pd.DataFrame], class_order=None,
                 radius_scale: float = 1.0) -> pd.DataFrame:
     """TM-F: candidates class by class (``class_rank``), each class by decreasing score; a
-    candidate is dropped when ``distance < radius_scale (r_i + r_j)`` to any accepted particle.
+    candidate is dropped when ``distance < radius_scale (r_i + r_j)`` to any accepted particle
+    (``radius_voxels`` of both; 1.0 = the paper's sum of radii).
 
     Returns picks ``class_name, x, y, z, score`` (score = normalised score) in acceptance order.
     """
