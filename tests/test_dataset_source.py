@@ -12,6 +12,7 @@ from tomobench import dataset_source as source
 from tomobench.config_checks import dataset_layout
 from tomobench.errors import InputError
 from tomobench.mrc import read_mrc, write_mrc
+from tomobench.particles import read_particle_locations
 from tomobench.simulation.alignment import write_alignment
 
 SHAPE = (24, 32, 32)
@@ -203,3 +204,99 @@ def test_file_record_is_size_and_sha256(tmp_path):
     record = source.file_record(path, chunk_bytes=7)
     assert record["size_bytes"] == 9000
     assert record["sha256"] == hashlib.sha256(b"tomobench" * 1000).hexdigest()
+
+
+# --------------------------------------------------------------------------- copick
+
+def _copick_config(project, runs=("model_0", "model_2"), classes=("1BXN", "3H84", "1S3X"),
+                   **copick):
+    config = _config("")
+    config["dataset"] = {"source": "copick", "path": str(project), "defocus_um": None,
+                         "slab_offset_voxels": None,
+                         "copick": {"runs": list(runs), "tomo_type": "wbp",
+                                    "truth_user": "ground-truth", "truth_session": None,
+                                    "grandmodel_type": "grandmodel", **copick}}
+    config["tomograms"].update(training=[0], test=[1])
+    config["structures"] = {"classes": list(classes)}
+    return config
+
+
+@pytest.fixture(scope="module")
+def copick_project(shrec_folder, tmp_path_factory):
+    """The two synthetic model folders exported as a copick project (export-copick)."""
+    pytest.importorskip("copick")
+    import shutil
+
+    from tomobench.formats.copick_project import export_run_folder
+
+    results = tmp_path_factory.mktemp("results")
+    shutil.copytree(shrec_folder, results / "data")
+    return export_run_folder(results, tmp_path_factory.mktemp("project") / "copick")
+
+
+def test_copick_runs_are_checked_and_listed(copick_project):
+    layout = dataset_layout(_copick_config(copick_project))
+    assert sorted(layout) == [0, 1] and layout[1].run == "model_2"
+    assert layout[1].release == "copick" and "reconstruction" in layout[1].derived
+    assert any(key.endswith("wbp.zarr/0/.zarray") for key in layout[1].files)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"runs": ["model_0", "model_7"]}, "no run 'model_7'"),
+    ({"truth_user": "curation"}, "no points of user 'curation'"),
+    ({"tomo_type": "denoised"}, "dataset.copick.tomo_type"),
+    ({"classes": ["1BXN", "1S3X"]}, "structures.classes"),
+    ({"voxel_size_nm": 0.8}, "tomograms.voxel_size_nm"),
+    ({"runs": ["model_0"]}, "not a run of dataset.copick.runs"),
+])
+def test_bad_copick_settings_fail_before_any_job(copick_project, change, message):
+    change = dict(change)
+    classes = change.pop("classes", ("1BXN", "3H84", "1S3X"))
+    voxel = change.pop("voxel_size_nm", None)
+    config = _copick_config(copick_project, classes=classes, **change)
+    if voxel:
+        config["tomograms"]["voxel_size_nm"] = voxel
+    with pytest.raises(InputError, match=message):
+        dataset_layout(config)
+
+
+def test_copick_run_imports_as_the_exported_folder(copick_project, shrec_folder):
+    config = _copick_config(copick_project)
+    volumes, locations, notes = source.import_copick_run(config, "model_2")
+    folder = shrec_folder / "model_2"
+    for key in ("reconstruction", "class_mask", "occupancy_mask", "grandmodel"):
+        np.testing.assert_array_equal(volumes[key], read_mrc(folder / f"{key}.mrc")[0], key)
+    original = read_particle_locations(folder / "particle_locations.txt")
+    np.testing.assert_array_equal(locations[["class_name", "x", "y", "z"]],
+                                  original[["class_name", "x", "y", "z"]])
+    np.testing.assert_allclose(locations[["a1", "a2", "a3"]], original[["a1", "a2", "a3"]],
+                               atol=1e-6)
+    assert any("shrec-particles" in note for note in notes)
+
+
+def test_copick_points_without_segmentation_become_balls(copick_project, tmp_path):
+    """Learners train from points: no segmentation, no grand model -> balls of the radius."""
+    import shutil
+
+    project = tmp_path / "copy"
+    shutil.copytree(copick_project.parent, project)
+    config_path = project / "copick_config.json"
+    text = config_path.read_text().replace(str(copick_project.parent.resolve()), str(project))
+    config_path.write_text(text)
+    run = project / "overlay" / "ExperimentRuns" / "model_2"
+    for folder in ("PanopticSegmentations", "Segmentations"):
+        shutil.rmtree(run / folder)
+    shutil.rmtree(run / "VoxelSpacing10.000" / "grandmodel.zarr")
+    volumes, locations, notes = source.import_copick_run(_copick_config(config_path), "model_2")
+    occupancy = volumes["occupancy_mask"]
+    from tomobench.formats.copick_project import open_project
+
+    radius_A = {o.name: o.radius for o in open_project(config_path).pickable_objects}
+    for k, row in enumerate(locations.itertuples(), start=1):
+        assert occupancy[row.z, row.y, row.x] == k
+        extent = np.argwhere(occupancy == k)
+        reach = np.sqrt(((extent - [row.z, row.y, row.x]) ** 2).sum(axis=1)).max()
+        assert reach <= radius_A[row.class_name] / 10.0
+    np.testing.assert_array_equal(volumes["grandmodel"], (occupancy > 0).astype(np.float32))
+    assert any("balls" in note for note in notes)
+    assert any("stands in" in n or "occupancy, 1 inside" in n for n in notes)

@@ -289,7 +289,10 @@ def import_copick_run(config: dict, run_name: str) -> tuple[dict, object, list[s
         from each point's transformation, NaN for vesicles and fiducials).
     notes : one line per value taken from elsewhere than the run's own record.
     """
+    import warnings
+
     import pandas as pd
+    from scipy.spatial.transform import Rotation
 
     from tomobench.classes import CLASS_ID
     from tomobench.formats import copick_project
@@ -338,10 +341,10 @@ def import_copick_run(config: dict, run_name: str) -> tuple[dict, object, list[s
                                                strict=True)):
         matrix = by_instance.get((int(instance), name))
         if matrix is not None and name not in ("vesicle", "fiducial"):
-            from scipy.spatial.transform import Rotation
-
-            angles[row] = euler_deg_from_rotation(
-                Rotation.from_matrix(np.asarray(matrix)[:3, :3]))[0]
+            with warnings.catch_warnings():  # gimbal lock: a2 = 0 has many equal triples
+                warnings.simplefilter("ignore", UserWarning)
+                angles[row] = euler_deg_from_rotation(
+                    Rotation.from_matrix(np.asarray(matrix)[:3, :3]))[0]
     centres = truth.centres_zyx
     locations = pd.DataFrame({
         "class_name": list(truth.class_names), "x": centres[:, 2], "y": centres[:, 1],
