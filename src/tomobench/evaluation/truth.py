@@ -177,10 +177,12 @@ def _centroid_offset(occupancy: np.ndarray, centres_zyx: np.ndarray) -> float | 
 
 
 def _find_slab_offset(occupancy: np.ndarray, centres_zyx: np.ndarray, depth: int) -> int:
-    """z offset of a slab mask in a volume of ``depth`` that best matches the particle centres:
-    most centres on their own id; among those offsets (a centre lies in its region over a range
-    of shifts) the one closest to where the regions' centroids put the centres, else to the
-    centred slab."""
+    """z offset of a slab mask in a volume of ``depth`` that best matches the particle centres.
+
+    A centre lies in its own region over a range of shifts, so the count of centres on their own
+    id has a plateau: the offset is where the regions' centroids put the centres (the median
+    over particles) when at least 90 % as many centres agree there as at the best offset, else
+    the best offset (ties: closest to that estimate, then to the centred slab)."""
     candidates = range(0, depth - occupancy.shape[0] + 1)
     centred = (depth - occupancy.shape[0]) // 2
     scores = {o: _centre_agreement(occupancy, centres_zyx, o) for o in candidates}
@@ -192,6 +194,9 @@ def _find_slab_offset(occupancy: np.ndarray, centres_zyx: np.ndarray, depth: int
         )
     target = _centroid_offset(occupancy, centres_zyx)
     target = centred if target is None else target
+    estimate = int(round(target))
+    if scores.get(estimate, 0) >= 0.9 * best_score:
+        return estimate
     best = [o for o, score in scores.items() if score == best_score]
     return min(best, key=lambda o: (abs(o - target), abs(o - centred), o))
 
