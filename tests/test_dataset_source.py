@@ -300,3 +300,42 @@ def test_copick_points_without_segmentation_become_balls(copick_project, tmp_pat
     np.testing.assert_array_equal(volumes["grandmodel"], (occupancy > 0).astype(np.float32))
     assert any("balls" in note for note in notes)
     assert any("stands in" in n or "occupancy, 1 inside" in n for n in notes)
+
+
+def _sparse_release(root, models=range(10), size=512):
+    """A SHREC release layout of sparse files (headers right, data all zero): enough for the
+    checks and a dry run, without writing gigabytes."""
+    import mrcfile
+
+    for i in models:
+        folder = root / f"model_{i}"
+        folder.mkdir(parents=True)
+        for key in ("reconstruction", *source.SHREC_MASKS):
+            with mrcfile.new_mmap(folder / f"{key}.mrc", shape=(size, size, size),
+                                  mrc_mode=2) as handle:
+                handle.voxel_size = 10.0
+        (folder / "particle_locations.txt").write_text("4V94 100 100 250 0 0 0\n"
+                                                       "4CR2 200 200 260 10 20 30\n")
+        write_alignment(folder / "alignment_simulated.txt", np.linspace(-60, 60, 61),
+                        np.zeros((61, 2)))
+
+
+def test_release_config_plans_every_method_on_the_release(tmp_path):
+    """config/shrec2021_release.yaml on a folder of the release's layout: nothing simulated,
+    the acquisition and scene records derived per model, every method scored on model_9."""
+    import yaml
+
+    from tests.conftest import REPO_ROOT, planned_jobs, snakemake
+
+    _sparse_release(tmp_path / "release")
+    config = yaml.safe_load((REPO_ROOT / "config" / "shrec2021_release.yaml").read_text())
+    config["dataset"]["path"] = str(tmp_path / "release")
+    path = tmp_path / "release.yaml"
+    path.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(snakemake(tmp_path, "-n", configfile=path))
+    assert "reconstruct" not in jobs and "simulate_scene" not in jobs
+    assert jobs["derive_acquisition"] == jobs["derive_scene_parameters"] == 10
+    assert jobs["record_inputs"] == 1
+    assert jobs["evaluate_picks"] == len(config["methods"]) + 2
+    assert {"DeepFinder", "MC-DS-Net", "URFinder", "U-CLSTM", "YOPO", "CFN", "TM-F"} <= set(
+        config["methods"])
