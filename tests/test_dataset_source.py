@@ -339,3 +339,10 @@ def test_release_config_plans_every_method_on_the_release(tmp_path):
     assert jobs["evaluate_picks"] == len(config["methods"]) + 2
     assert {"DeepFinder", "MC-DS-Net", "URFinder", "U-CLSTM", "YOPO", "CFN", "TM-F"} <= set(
         config["methods"])
+
+
+def test_copick_object_radii_are_the_czii_radii(copick_project):
+    from tomobench.evaluation.czii import PARTICLE_RADIUS_NM
+
+    radii = source.copick_radii_nm(_copick_config(copick_project))
+    assert radii["1BXN"] == pytest.approx(PARTICLE_RADIUS_NM["1BXN"])

@@ -354,6 +354,15 @@ def import_copick_run(config: dict, run_name: str) -> tuple[dict, object, list[s
     return volumes, locations, notes
 
 
+def copick_radii_nm(config: dict) -> dict[str, float]:
+    """Radius (nm) of each pickable object of the copick project that has one (the CZII hit
+    distance of its class)."""
+    from tomobench.formats import copick_project
+
+    root = copick_project.open_project(config["dataset"]["path"])
+    return {o.name: float(o.radius) / 10.0 for o in root.pickable_objects if o.radius}
+
+
 def copick_layout(config: dict) -> dict[int, SourceTomogram]:
     """:func:`copick_tomogram` of every tomogram a role uses: id ``i`` is
     ``dataset.copick.runs[i]``."""

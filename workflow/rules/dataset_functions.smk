@@ -1,5 +1,9 @@
 # Input functions of dataset.smk (kept apart from the rules, as the linter asks): which file of
 # a tomogram is read in place from the source and which is derived under results/<name>/data.
+from tomobench.dataset_source import copick_radii_nm
+
+#: The CZII radius (nm) of each pickable object of a copick source ({} otherwise).
+COPICK_RADII_NM = copick_radii_nm(config) if DATASET_SOURCE == "copick" else {}
 
 
 def source_model_file(key, i, name):
