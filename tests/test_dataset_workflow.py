@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, snakemake
+from tests.conftest import REPO_ROOT, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +77,13 @@ def test_shrec_source_on_the_exported_run_gives_the_same_picks(tiny_run, tmp_pat
                 for f in record["files"]}
     assert recorded and all(before[key] == digest for key, digest in recorded.items())
     assert "model_2/reconstruction.mrc" in recorded
+    # a changed input (a newer modification time) reruns what reads it, and the record
+    changed = export / "model_2" / "reconstruction.mrc"
+    os.utime(changed, (changed.stat().st_atime, changed.stat().st_mtime + 60))
+    config_path = tmp_path / "from_shrec.yaml"
+    jobs = planned_jobs(snakemake(tmp_path / "work", "-n", configfile=config_path))
+    assert {"record_inputs", "pick_dog", "match_templates", "pick_learning"} <= set(jobs)
+    assert "train_learning" not in jobs  # model_2 is the test tomogram only
 
 
 #: What a copick project does not record, and what the run then uses (README, config/README):
