@@ -35,7 +35,7 @@ rule derive_scene_parameters:
     input:
         occupancy=model_file("occupancy_mask"),
     output:
-        "results/{name}/data/model_{i}/" + MODEL_FILES["scene_parameters"],
+        derived_file("scene_parameters"),
     log:
         "results/{name}/logs/derive_scene_parameters/model_{i}.log",
     benchmark:
@@ -55,7 +55,7 @@ rule derive_acquisition:
     input:
         unpack(acquisition_inputs),
     output:
-        "results/{name}/data/model_{i}/" + MODEL_FILES["acquisition"],
+        derived_file("acquisition"),
     log:
         "results/{name}/logs/derive_acquisition/model_{i}.log",
     benchmark:

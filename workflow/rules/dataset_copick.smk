@@ -7,11 +7,11 @@ rule import_copick_run:
     input:
         source_run_files,
     output:
-        reconstruction="results/{name}/data/model_{i}/" + MODEL_FILES["reconstruction"],
-        class_mask="results/{name}/data/model_{i}/" + MODEL_FILES["class_mask"],
-        occupancy_mask="results/{name}/data/model_{i}/" + MODEL_FILES["occupancy_mask"],
-        grandmodel="results/{name}/data/model_{i}/" + MODEL_FILES["grandmodel"],
-        locations="results/{name}/data/model_{i}/" + MODEL_FILES["particle_locations"],
+        reconstruction=derived_file("reconstruction"),
+        class_mask=derived_file("class_mask"),
+        occupancy_mask=derived_file("occupancy_mask"),
+        grandmodel=derived_file("grandmodel"),
+        locations=derived_file("particle_locations"),
     log:
         "results/{name}/logs/import_copick_run/model_{i}.log",
     benchmark:

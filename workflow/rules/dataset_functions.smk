@@ -18,6 +18,11 @@ def source_model_file(key, i, name):
     return str(model.files[key])
 
 
+def derived_file(key):
+    """Output pattern of file ``key`` of tomogram ``{i}`` derived under results/{name}/data."""
+    return f"results/{{name}}/data/model_{{i}}/{MODEL_FILES[key]}"
+
+
 def source_file(key):
     """Input function: file ``key`` of tomogram ``{i}`` as the source has it (``{volume}``:
     the wildcard's)."""

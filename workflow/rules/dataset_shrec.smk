@@ -55,7 +55,7 @@ rule shrec_particle_locations:
     input:
         unpack(shrec_locations_inputs),
     output:
-        "results/{name}/data/model_{i}/" + MODEL_FILES["particle_locations"],
+        derived_file("particle_locations"),
     log:
         "results/{name}/logs/shrec_particle_locations/model_{i}.log",
     benchmark:
