@@ -13,8 +13,19 @@ min_version("9.0")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/structures.smk"
-include: "workflow/rules/simulation.smk"
-include: "workflow/rules/reconstruction.smk"
+
+
+# A dataset that is not simulated (dataset.source: shrec | copick) is read in place instead.
+if DATASET_SOURCE == "simulate":
+
+    include: "workflow/rules/simulation.smk"
+    include: "workflow/rules/reconstruction.smk"
+
+else:
+
+    include: "workflow/rules/dataset.smk"
+
+
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/paper.smk"

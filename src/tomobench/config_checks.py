@@ -170,6 +170,7 @@ def check_config(config: dict, *, check_device: bool = True) -> list[str]:
         _check_structures_and_scene(config)
         warnings = _check_acquisition(config)
         _check_methods(config)
+        dataset_layout(config)
         if check_device:
             _check_device(config)
     except InputError as error:
@@ -192,6 +193,25 @@ def _check_tomogram_roles(tomograms: dict) -> None:
     if overlap:
         raise InputError(f"config key tomograms.test: tomograms {sorted(overlap)} are also used "
                          "for training/validation")
+
+
+def dataset_layout(config: dict) -> dict:
+    """``{tomogram id: its files}`` of a dataset that is not simulated (``dataset.source``
+    shrec or copick; :mod:`tomobench.dataset_source`), ``{}`` for a simulated one.
+    ``InputError`` for a missing folder, file or copick run, a mask of neither SHREC release, a
+    header voxel size or tomogram shape that disagrees with ``tomograms``, ground-truth points
+    of a missing user/session or of a class the config does not have."""
+    source = config.get("dataset", {}).get("source", "simulate")
+    if source == "simulate":
+        return {}
+    from tomobench import dataset_source
+
+    if source == "shrec":
+        _check_tomogram_roles(config["tomograms"])
+        return dataset_source.shrec_layout(config)
+    if source == "copick":
+        return dataset_source.copick_layout(config)
+    raise InputError(f"config key dataset.source: unknown source {source!r}")
 
 
 def _check_structures_and_scene(config: dict) -> None:

@@ -12,6 +12,7 @@ from snakemake.utils import update_config, validate
 from tomobench.config_checks import (
     check_config,
     check_writable,
+    dataset_layout,
     one_line_errors,
     validate_config,
 )
@@ -107,6 +108,16 @@ if workflow.is_main_process:
             print(f"tomobench: warning: {warning}", file=sys.stderr)
 
 
+#: Where the tomograms come from (dataset.source): simulated, or read in place from a SHREC
+#: folder or a copick project; then {tomogram id: its files (tomobench.dataset_source)} of the
+#: tomograms the roles use, and those are the run's tomograms.
+DATASET_SOURCE = config["dataset"]["source"]
+with one_line_errors():
+    DATASET_MODELS = dataset_layout(config)
+if DATASET_SOURCE != "simulate":
+    TOMOGRAM_IDS = sorted(DATASET_MODELS)
+
+
 def _regex_alternatives(names):
     """Regex matching exactly one of ``names`` (an unmatchable regex when empty)."""
     if not names:
@@ -135,7 +146,11 @@ def code(script_name):
 
 def model_file(key, i="{i}", name="{name}"):
     """Path of file ``key`` of tomogram ``i`` in run ``name``: the SHREC folder layout of
-    ``tomobench.io.MODEL_FILES`` (wildcards by default)."""
+    ``tomobench.io.MODEL_FILES`` (wildcards by default); for a dataset that is not simulated,
+    the source's file or the derived one (``source_model_file``, dataset_functions.smk).
+    """
+    if DATASET_SOURCE != "simulate":
+        return source_model_file(key, i, name)
     return f"results/{name}/data/model_{i}/{MODEL_FILES[key]}"
 
 

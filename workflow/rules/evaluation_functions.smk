@@ -15,8 +15,11 @@ def evaluation_outputs(name):
 def evaluation_params(wildcards):
     """Scoring settings (the evaluation config block, the run's gold bead radius and seed)."""
     gold_diameter_nm = config["potential"]["gold_diameter_nm"]
-    return {
+    params = {
         **config["evaluation"],
         "fiducial_radius_nm": (gold_diameter_nm[0] + gold_diameter_nm[1]) / 4.0,
         "seed": SEED,
     }
+    if DATASET_SOURCE == "copick":
+        params["radii_nm"] = COPICK_RADII_NM
+    return params

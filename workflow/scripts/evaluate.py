@@ -1,5 +1,7 @@
 """Score one method's picks on one test tomogram as SHREC 2021 did (rule evaluate)."""
 
+import dataclasses
+
 from tomobench.evaluation.controls import check_oracle
 from tomobench.evaluation.report import write_evaluation
 from tomobench.evaluation.shrec import evaluate_submission
@@ -10,6 +12,8 @@ log = script_logger(snakemake)
 inputs, outputs = snakemake.input, snakemake.output
 settings = dict(snakemake.params.evaluation)
 truth = load_ground_truth(inputs.locations, inputs.occupancy)
+if settings.get("radii_nm"):  # a copick source: the CZII radii of its pickable objects
+    truth = dataclasses.replace(truth, radii_nm=dict(settings["radii_nm"]))
 log.info("ground truth %s: %d particles, volume %s", inputs.locations, len(truth.class_names),
          truth.volume_shape)
 result = evaluate_submission(

@@ -161,20 +161,44 @@ def _centre_agreement(occupancy: np.ndarray, centres_zyx: np.ndarray, z_shift: i
     return int(np.count_nonzero(values.astype(np.int64) == ids))
 
 
+def _centroid_offset(occupancy: np.ndarray, centres_zyx: np.ndarray) -> float | None:
+    """Median over particles of (centre z − z centroid of its id in the slab): the offset at
+    which the particles' regions sit centred on their listed centres (None: no id present)."""
+    from scipy import ndimage
+
+    ids = np.arange(1, len(centres_zyx) + 1)
+    labels = np.rint(occupancy).astype(np.int64) if occupancy.dtype.kind == "f" else occupancy
+    present = ids[np.isin(ids, np.unique(labels))]
+    if present.size == 0:
+        return None
+    centroids = ndimage.center_of_mass(np.ones(labels.shape, np.float32), labels, present)
+    z_bar = np.array([c[0] for c in centroids])
+    return float(np.median(centres_zyx[present - 1, 0] - z_bar))
+
+
 def _find_slab_offset(occupancy: np.ndarray, centres_zyx: np.ndarray, depth: int) -> int:
-    """z offset of a slab mask in a volume of ``depth`` that best matches the particle centres
-    (ties: the offset closest to the centred one)."""
+    """z offset of a slab mask in a volume of ``depth`` that best matches the particle centres.
+
+    A centre lies in its own region over a range of shifts, so the count of centres on their own
+    id has a plateau: the offset is where the regions' centroids put the centres (the median
+    over particles) when at least 90 % as many centres agree there as at the best offset, else
+    the best offset (ties: closest to that estimate, then to the centred slab)."""
     candidates = range(0, depth - occupancy.shape[0] + 1)
     centred = (depth - occupancy.shape[0]) // 2
-    scores = [(_centre_agreement(occupancy, centres_zyx, o), -abs(o - centred), o)
-              for o in candidates]
-    best_score, _, best_offset = max(scores)
+    scores = {o: _centre_agreement(occupancy, centres_zyx, o) for o in candidates}
+    best_score = max(scores.values())
     if best_score == 0:
         raise InputError(
             "cannot place the occupancy slab in the volume: no particle centre matches its "
             "mask id at any z offset (give the slab offset explicitly)"
         )
-    return best_offset
+    target = _centroid_offset(occupancy, centres_zyx)
+    target = centred if target is None else target
+    estimate = int(round(target))
+    if scores.get(estimate, 0) >= 0.9 * best_score:
+        return estimate
+    best = [o for o, score in scores.items() if score == best_score]
+    return min(best, key=lambda o: (abs(o - target), abs(o - centred), o))
 
 
 def _check_occupancy_ids(occupancy: np.ndarray, path: Path) -> None:

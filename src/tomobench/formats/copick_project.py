@@ -4,7 +4,9 @@ Export (:func:`export_tomogram`): one copick run per SHREC-layout tomogram folde
 
 - pickable objects: every SHREC class, ``label`` = SHREC class id, ``radius`` in Å;
 - the reconstruction as an OME-Zarr multiscale tomogram (``tomo_type`` ``wbp``, 3 levels) at
-  voxel spacing ``voxel_size_nm × 10`` Å;
+  voxel spacing ``voxel_size_nm × 10`` Å, and ``grandmodel.mrc`` (when the folder has it) as the
+  one-level tomogram ``grandmodel`` (the noise-free density; ``dataset.source: copick`` reads
+  it back as MC-DS-Net's denoising target);
 - the ground truth as points of user :data:`TRUTH_USER` (session ``0``): location in Å
   (``voxel × spacing``), transformation ``R`` of the SHREC angles (identity without angles),
   ``instance_id`` = occupancy id (line number of ``particle_locations.txt``);
@@ -44,8 +46,11 @@ CLASS_SEGMENTATION = "shrec-classes"
 PARTICLE_SEGMENTATION = "shrec-particles"
 #: Multiscale levels of the exported tomograms (full, 2×, 4× binned).
 PYRAMID_LEVELS = 3
+#: Tomogram type of the noise-free grand model (MC-DS-Net's denoising target), one level.
+GRANDMODEL_TYPE = "grandmodel"
 #: The files of a tomogram folder that the export reads.
-COPICK_FILES = ("reconstruction", "particle_locations", "class_mask", "occupancy_mask")
+COPICK_FILES = ("reconstruction", "particle_locations", "class_mask", "occupancy_mask",
+                "grandmodel")
 
 
 def require_copick():
@@ -108,6 +113,10 @@ def export_tomogram(root, folder: str | os.PathLike, picks: Mapping[str, str | o
     voxel_spacing = run.new_voxel_spacing(spacing_A, exist_ok=True)
     voxel_spacing.new_tomogram(TOMO_TYPE, exist_ok=True).from_numpy(
         tomogram.astype(np.float32), levels=PYRAMID_LEVELS)
+    if files["grandmodel"].is_file():
+        grandmodel, _ = read_mrc(files["grandmodel"])
+        voxel_spacing.new_tomogram(GRANDMODEL_TYPE, exist_ok=True).from_numpy(
+            grandmodel.astype(np.float32), levels=1)
 
     truth = read_particle_locations(files["particle_locations"])
     truth["instance_id"] = np.arange(1, len(truth) + 1)
