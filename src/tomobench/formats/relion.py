@@ -173,3 +173,43 @@ def write_particle_star(path: str | os.PathLike, particles: pd.DataFrame,
         if text and text[0].startswith("# Created by the starfile"):
             text[0] = "# Created by tomobench\n"
         tmp.write_text("".join(text))
+
+
+def read_particle_star(path: str | os.PathLike, geometry: TomogramGeometry) -> pd.DataFrame:
+    """Picks ``class_name, x, y, z, score`` (tomogram voxels) from a RELION 5 or 4 particle STAR
+    file, the inverse of :func:`particle_star_blocks`.
+
+    RELION 5 ``rlnCenteredCoordinate*Angst`` give ``x = X / voxel size (Å) + n/2``; RELION 4
+    ``rlnCoordinate*`` (unbinned pixels) give ``x = X / binning``. The class is
+    ``rlnClassNumber`` (a SHREC id; its name, or the number as text when it is not one), the
+    score ``rlnAutopickFigureOfMerit`` (NaN when absent). Rows keep the file's order.
+    """
+    path = Path(path)
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as error:  # starfile raises assorted parser errors
+        raise InputError(f"{path}: not a STAR file ({error})") from error
+    frames = [b for b in blocks.values() if isinstance(b, pd.DataFrame)]
+    particles = blocks.get("particles", frames[-1] if frames else None)
+    if particles is None or not isinstance(particles, pd.DataFrame):
+        raise InputError(f"{path}: no particles table")
+    centred = [f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]
+    unbinned = [f"rlnCoordinate{a}" for a in "XYZ"]
+    if set(centred) <= set(particles.columns):
+        centre = np.array(geometry.shape_zyx[::-1], dtype=float) / 2.0
+        xyz = particles[centred].to_numpy(dtype=float) / (geometry.voxel_size_nm * 10.0) + centre
+    elif set(unbinned) <= set(particles.columns):
+        xyz = particles[unbinned].to_numpy(dtype=float) / geometry.binning
+    else:
+        raise InputError(f"{path}: particles table has neither {', '.join(centred)} (RELION 5) "
+                         f"nor {', '.join(unbinned)} (RELION 4)")
+    if "rlnClassNumber" not in particles.columns:
+        raise InputError(f"{path}: particles table has no rlnClassNumber (the SHREC class id)")
+    names = {i: name for name, i in CLASS_ID.items()}
+    classes = [names.get(int(n), str(n)) if float(n).is_integer() else str(n)
+               for n in particles["rlnClassNumber"]]
+    score = (particles["rlnAutopickFigureOfMerit"].to_numpy(dtype=float)
+             if "rlnAutopickFigureOfMerit" in particles.columns
+             else np.full(len(particles), np.nan))
+    return pd.DataFrame({"class_name": classes, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
+                         "score": score})
