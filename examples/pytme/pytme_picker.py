@@ -20,7 +20,9 @@ it does not import tomobench. What it converts (docs/EXTERNAL_PICKERS.md has the
     python pytme_picker.py pick MANIFEST    # SHREC picks to the manifest's output
 
 Settings (environment variables, defaults in brackets): ``PYTME_ANGULAR_STEP`` [30] degrees,
-``PYTME_LOWPASS_A`` [40] Å, ``PYTME_PEAKS`` [200] peaks per class, ``PYTME_OVERLAP`` [0.8].
+``PYTME_LOWPASS_A`` [40] Å, ``PYTME_PEAKS`` [200] peaks per class, ``PYTME_OVERLAP`` [0.8],
+``PYTME_BINNING`` [1]: search the tomogram Fourier-binned by this factor (templates at the
+binned voxel size, peaks mapped back to tomogram voxels), as tomobench's TM searches at 2 nm.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SETTINGS = {
     "lowpass_A": float(os.environ.get("PYTME_LOWPASS_A", 40)),
     "peaks": int(os.environ.get("PYTME_PEAKS", 200)),
     "overlap": float(os.environ.get("PYTME_OVERLAP", 0.8)),
+    "binning": int(os.environ.get("PYTME_BINNING", 1)),
 }
 #: pyTME's command-line entry point, installed beside this interpreter.
 PYTME = [str(Path(sys.executable).parent / "pytme")]
@@ -85,11 +88,28 @@ def tilt_range(tomogram: dict) -> str | None:
     return f"{abs(min(angles)):g},{abs(max(angles)):g}"
 
 
+def binned_target(tomogram: dict, work: Path) -> str:
+    """The tomogram to search: itself, or Fourier-binned by ``PYTME_BINNING`` into ``work``."""
+    binning = SETTINGS["binning"]
+    if binning == 1:
+        return tomogram["path"]
+    path = work / "binned_target.mrc"
+    if not path.is_file():
+        with mrcfile.open(tomogram["path"], permissive=True) as handle:
+            volume = np.asarray(handle.data, dtype=np.float32)
+        with mrcfile.new(path, overwrite=True) as handle:
+            handle.set_data(fourier_crop(volume, binning))
+            handle.voxel_size = tomogram["voxel_size_nm"] * binning * 10.0
+    return str(path)
+
+
 def match_class(tomogram: dict, template: Path, radius_vox: float, work: Path,
                 threads: int) -> list[tuple[float, float, float, float]]:
-    """pyTME's peaks ``(x, y, z, score)`` of one template in one tomogram."""
+    """pyTME's peaks ``(x, y, z, score)`` (tomogram voxels) of one template in one tomogram;
+    ``radius_vox`` in voxels of the searched (binned) grid."""
     scores = work / f"{template.stem}.pickle"
-    command = [*PYTME, "match", "-m", tomogram["path"], "-i", str(template), "-o", str(scores),
+    target = binned_target(tomogram, work)
+    command = [*PYTME, "match", "-m", target, "-i", str(template), "-o", str(scores),
                "-a", f"{SETTINGS['angular_step_deg']:g}", "-n", str(threads),
                "--invert-target-contrast", "--lowpass", f"{SETTINGS['lowpass_A']:g}"]
     wedge = tilt_range(tomogram)
@@ -103,8 +123,9 @@ def match_class(tomogram: dict, template: Path, radius_vox: float, work: Path,
                     str(distance), "--min-boundary-distance", str(distance // 2),
                     "--output-prefix", str(prefix)], check=True)
     scores.unlink()
+    b = SETTINGS["binning"]
     with open(f"{prefix}.tsv") as handle:
-        return [(float(r["x"]), float(r["y"]), float(r["z"]), float(r["score"]))
+        return [(b * float(r["x"]), b * float(r["y"]), b * float(r["z"]), float(r["score"]))
                 for r in csv.DictReader(handle, delimiter="\t")]
 
 
@@ -120,7 +141,8 @@ def candidates(manifest: dict, tomogram: dict, templates: Path, work: Path):
     peaks = []
     for entry in proteins(manifest):
         template = templates / f"{entry['name']}.mrc"
-        for x, y, z, score in match_class(tomogram, template, radius[entry["name"]], work,
+        for x, y, z, score in match_class(tomogram, template,
+                                          radius[entry["name"]] / SETTINGS["binning"], work,
                                           manifest["threads"]):
             peaks.append((entry["name"], x, y, z, score))
     peaks.sort(key=lambda p: -p[4])
@@ -159,7 +181,7 @@ def train(manifest: dict) -> None:
     folders = manifest["validation"] or manifest["training"][:1]
     first = tomogram_of(folders[0]["folder"], folders[0])
     for entry in proteins(manifest):
-        write_template(entry, first["voxel_size_nm"], templates)
+        write_template(entry, first["voxel_size_nm"] * SETTINGS["binning"], templates)
     names = {c["name"] for c in proteins(manifest)}
     radius_nm = {c["name"]: c["radius_nm"] for c in proteins(manifest)}
     scored = {name: [] for name in names}
@@ -183,12 +205,14 @@ def train(manifest: dict) -> None:
     model = {"settings": SETTINGS, "thresholds": thresholds,
              "voxel_size_nm": first["voxel_size_nm"]}
     (model_dir / MODEL_FILE).write_text(json.dumps(model, indent=1) + "\n")
+    shutil.rmtree(model_dir / "work")
     print("trained:", json.dumps(model))
 
 
 def pick(manifest: dict) -> None:
     model_dir = Path(manifest["model_dir"])
     model = json.loads((model_dir / MODEL_FILE).read_text())
+    SETTINGS.update(model["settings"])  # search as trained
     lines = []
     for tomogram in manifest["tomograms"]:
         if abs(tomogram["voxel_size_nm"] - model["voxel_size_nm"]) > 1e-6:
