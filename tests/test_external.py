@@ -85,7 +85,7 @@ def test_wrapper_runs_the_command_with_its_log_and_threads(tmp_path):
 @pytest.mark.parametrize("command, kwargs, problem", [
     ("echo oops >&2; exit 3", {}, "pick command exited with status 3 (log: "),
     ("true", {"output": "never.txt"}, "pick command wrote no picks file never.txt (log: "),
-    ("sleep 30", {"timeout_min": 0.02}, "pick command timed out after 0.02 min"),
+    ("sleep 30", {"timeout_min": 0.02}, "pick command exceeded timeout_min = 0.02 min (log: "),
 ])
 def test_wrapper_failures_are_one_line(tmp_path, command, kwargs, problem):
     if "timeout_min" in kwargs and shutil.which("timeout") is None:

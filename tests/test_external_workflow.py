@@ -1,8 +1,8 @@
 """External pickers through the workflow, on a copy of the tiny run: the example picker
 (examples/external_picker, kind: command) is scored in Table 3 exactly as `tomobench evaluate`
 scores its picks; bad outputs fail their job with one line and leave nothing behind while the
-other methods finish; a submission of a built-in method's picks (SHREC text and RELION STAR)
-reproduces that method's Table 3 row; editing the picker reruns that method only."""
+other methods finish; a submission of a built-in method's picks (SHREC text, RELION STAR, a
+copick project) reproduces that method's Table 3 row; editing the picker reruns that method only."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_bad_outputs_fail_their_job_with_one_line(tiny_run, tmp_path):
         "Outside": "model_2.picks:1: z = 99 is outside the volume (0..39 voxels",
         "NotFinite": "model_2.picks:2: non-finite x coordinate nan",
         "Empty": "no picks, but the tomogram holds particles",
-        "Slow": "pick command timed out after 0.05 min",
+        "Slow": "pick command exceeded timeout_min = 0.05 min",
     }
     for method, problem in expected.items():
         mine = [line for line in errors if f"method {method}, tomogram model_2: " in line]
@@ -153,16 +153,30 @@ def test_submission_of_builtin_picks_gives_its_row(tiny_run, tmp_path):
         shutil.copy(picks, shrec / picks.name)
         write_particle_star(star / f"model_{i}.star", read_picks(picks),
                             geometry_from_folder(run / "data" / f"model_{i}"))
-    overlay = tmp_path / "submissions.yaml"
-    overlay.write_text(yaml.safe_dump({"methods": {
+    submissions = {
         "DoG-copy": {"kind": "submission", "path": "submitted/shrec", "format": "shrec"},
         "DoG-star": {"kind": "submission", "path": "submitted/star", "format": "star"},
-    }}))
+    }
+    try:
+        import copick
+    except ImportError:  # the 'formats' extra is optional
+        copick = None
+    if copick is not None:  # the run as a copick project; DoG's points under its user id
+        from tomobench.cli import main
+        from tomobench.formats.copick_project import SESSION, _user_id
+
+        assert main(["export-copick", "--results", str(run), "--out",
+                     str(workdir / "submitted" / "copick")]) == 0
+        submissions["DoG-copick"] = {"kind": "submission", "format": "copick",
+                                     "path": "submitted/copick/copick_config.json",
+                                     "user": _user_id("DoG"), "session": SESSION}
+    overlay = tmp_path / "submissions.yaml"
+    overlay.write_text(yaml.safe_dump({"methods": submissions}))
     jobs = planned_jobs(_run(workdir, overlay, args=("-n",)))
-    assert jobs.get("pick_submission") == 2 and "pick_dog" not in jobs, jobs
+    assert jobs.get("pick_submission") == len(submissions) and "pick_dog" not in jobs, jobs
     _run(workdir, overlay)
     table3 = _table3(workdir)
-    for copy in ("DoG-copy", "DoG-star"):
+    for copy in submissions:
         assert table3.loc[copy, POINT_COLUMNS].tolist() == \
             table3.loc["DoG", POINT_COLUMNS].tolist(), copy
     first = f"model_{config['tomograms']['test'][0]}.txt"

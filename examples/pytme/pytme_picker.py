@@ -5,9 +5,10 @@ Runs in pyTME's own environment (requirements.txt: ``pytme`` brings numpy, scipy
 it does not import tomobench. What it converts (docs/EXTERNAL_PICKERS.md has the manifest):
 
 - **templates**: each protein's potential from the manifest (complex MRC, real part = volts at
-  the simulation voxel size) is Fourier-cropped to the tomogram's voxel size and written as an
-  MRC template (``<model_dir>/templates/<PDB>.mrc``); pyTME inverts the tomogram's contrast
-  (proteins are dark in tomobench's reconstructions, the potential is positive);
+  the simulation voxel size) is Fourier-cropped to the search voxel size (the tomogram's times
+  ``PYTME_BINNING``) and written as an MRC template (``<model_dir>/templates/<PDB>.mrc``);
+  pyTME inverts the tomogram's contrast (proteins are dark in tomobench's reconstructions, the
+  potential is positive);
 - **acquisition**: the tilt range of the tomogram's ``acquisition_parameters.json`` (when the
   manifest names one) becomes pyTME's continuous missing wedge (``--tilt-angles``, wedge axes
   z and y: tomobench tilts about y);

@@ -2,7 +2,7 @@
 ``kind: submission`` (picks made elsewhere). The contract is ``docs/EXTERNAL_PICKERS.md``.
 
 A command picker gets a JSON *job manifest* (:func:`job_manifest`) and writes its picks to
-the manifest's ``output``; :func:`validate_picks` checks them (classes, finite, inside the
+the manifest's ``output``; :func:`check_rows` checks them (classes, finite, inside the
 volume, not empty) before anything is scored and turns every problem into one line naming the
 method, the tomogram, the offending line and the command's log file. Command strings come
 from the configuration, which is trusted like a Makefile; only the placeholders
@@ -50,9 +50,6 @@ PLACEHOLDERS = {
     "train": ("manifest", "model_dir", "threads"),
     "pick": ("manifest", "output", "model_dir", "threads"),
 }
-#: Picks file formats a command or a submission may write (converted to SHREC text).
-PICK_FORMATS = ("shrec", "star")
-SUBMISSION_FORMATS = ("shrec", "star", "copick")
 #: Version of the manifest layout (docs/EXTERNAL_PICKERS.md).
 MANIFEST_VERSION = 1
 #: File name of a submission's picks of tomogram ``i`` by format.
@@ -142,7 +139,7 @@ def wrapper_script(command: str, *, what: str, stage: str, log: str,
     lines.append('if [ "$status" -ne 0 ]; then')
     if timeout_min:
         lines.append('  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then')
-        timed_out = f"{fail} timed out after {timeout_min:g} min (timeout_min; log: {log})"
+        timed_out = f"{fail} exceeded timeout_min = {timeout_min:g} min (log: {log})"
         lines.append(f"    echo {q(timed_out)} >&2")
         lines.append("    exit 1")
         lines.append("  fi")
