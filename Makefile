@@ -30,8 +30,10 @@ check-config:
 	@for file in $(CONFIG); do test -f "$$file" || \
 		{ echo "make: error: CONFIG=$(CONFIG): config file not found ($$file)" >&2; exit 2; }; done
 
+# .venv/bin first on PATH: external pickers' commands (kind: command) run without --sdm find
+# the environment's python3 (examples/external_picker/overlay.yaml).
 run: check-config $(STAMP)
-	$(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) $(CONFIG_ARGS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) $(CONFIG_ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

@@ -49,6 +49,9 @@ localrules:
     figure_f1_vs_weight,
     figure_confusion_matrices,
     plot_training,
+    command_manifest,
+    check_command_picks,
+    pick_submission,
 
 
 # Before the first job of a real run (not a dry run): a read-only output folder is one line

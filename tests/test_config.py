@@ -10,6 +10,7 @@ from snakemake.utils import validate as fill_schema_defaults
 
 from tomobench.config import microscope, scene_parameters, tilt_series_settings
 from tomobench.methods.dog import DOG_DEFAULTS
+from tomobench.methods.external import COMMAND_DEFAULTS, SUBMISSION_DEFAULTS
 from tomobench.methods.kinds import (
     FAMILIES,
     LEARNING_KINDS,
@@ -67,6 +68,8 @@ def test_method_parameter_tables_list_the_schema_keys():
     """Method entries have their defaults in the package; the schema lists the same keys."""
     assert set(DOG_DEFAULTS) == _parameter_keys("dog")
     assert set(EXTRACTION_DEFAULTS) == _parameter_keys("template_matching_extraction")
+    assert set(COMMAND_DEFAULTS) == _parameter_keys("command")
+    assert set(SUBMISSION_DEFAULTS) == _parameter_keys("submission")
 
 
 def test_learning_parameters_are_the_schema_keys():
@@ -93,7 +96,8 @@ def test_kind_lists_agree_with_the_registry_and_the_schema():
         kinds_by_definition[condition["then"]["$ref"].rsplit("/", 1)[-1]] = kinds
     assert kinds_by_definition == {"dog": list(kinds_of("dog")),
                                    "template_matching_extraction": list(TEMPLATE_MATCHING_KINDS),
-                                   "learning": list(LEARNING_KINDS)}
+                                   "learning": list(LEARNING_KINDS),
+                                   "command": ["command"], "submission": ["submission"]}
     for definition, kinds in kinds_by_definition.items():
         kind = SCHEMA["$defs"][definition]["properties"]["kind"]
         assert kind.get("enum", [kind.get("const")]) == kinds

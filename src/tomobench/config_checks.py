@@ -275,6 +275,62 @@ def _check_methods(config: dict) -> None:
             _check_template_matching(config, where, params)
         elif kind in LEARNING_KINDS:
             _check_learning(tomograms, where, params)
+        elif kind == "command":
+            _check_command(tomograms, where, params)
+        elif kind == "submission":
+            _check_submission(tomograms, where, params)
+
+
+def _check_command(tomograms: dict, where: str, params: dict) -> None:
+    """Placeholders of the train and pick commands, training tomograms for a train command,
+    the conda environment file."""
+    from tomobench.methods.external import check_command, command_settings
+
+    settings = command_settings(params)
+    check_command(settings["pick"], "pick", f"{where}.pick")
+    if settings["train"]:
+        check_command(settings["train"], "train", f"{where}.train")
+        if not tomograms["training"]:
+            raise InputError(f"config key tomograms.training: empty, but {where}.train needs "
+                             "training tomograms")
+    env = settings["conda"]
+    if env and env.endswith((".yaml", ".yml")) and not Path(env).is_file():
+        raise InputError(f"config key {where}.conda: environment file {env} not found "
+                         f"(relative to {Path.cwd()})")
+
+
+def _check_submission(tomograms: dict, where: str, params: dict) -> None:
+    """Every test tomogram's picks are there before any job runs: the expected file of a
+    shrec/star folder, or the copick configuration with points of the user in each run."""
+    from tomobench.methods.external import submission_file
+
+    path = Path(params["path"])
+    if params["format"] == "copick":
+        if not params.get("user"):
+            raise InputError(f"config key {where}.user: required for format copick (the copick "
+                             "user id of the picks)")
+        if not path.is_file():
+            raise InputError(f"config key {where}.path: copick configuration {path} not found")
+        from tomobench.formats import copick_project
+
+        root = copick_project.open_project(path)
+        for i in tomograms["test"]:
+            run = f"model_{i}"
+            have = copick_project.run_names(root, params["user"], params.get("session"))
+            if run not in have:
+                session = f", session {params['session']!r}" if params.get("session") else ""
+                raise InputError(f"config key {where}.path: copick project {path} has no points "
+                                 f"of user {params['user']!r}{session} in run {run} (test "
+                                 f"tomogram {i}; runs with such points: {have or 'none'})")
+        return
+    if not path.is_dir():
+        raise InputError(f"config key {where}.path: submission folder {path} not found")
+    for i in tomograms["test"]:
+        expected = Path(submission_file(params, i))
+        if not expected.is_file():
+            raise InputError(f"config key {where}.path: {expected} not found (a {params['format']}"
+                             f" submission needs one file per test tomogram, "
+                             f"{Path(submission_file(params, '<i>')).name})")
 
 
 def _check_template_matching(config: dict, where: str, params: dict) -> None:

@@ -233,3 +233,145 @@ rule pick_learning:
         device=DEVICE,
     script:
         "../scripts/pick_learning.py"
+
+
+# ---------------------------------------------------------------------------------------------
+# External pickers (kind: command) and precomputed picks (kind: submission); contract in
+# docs/EXTERNAL_PICKERS.md, logic in tomobench.methods.external. A command method runs its
+# own shell commands in its own software environment (conda:/container: of its entry, used
+# with --sdm conda / --sdm apptainer): command_manifest writes the JSON job manifest,
+# train_command (optional) fills the model folder, pick_command writes raw picks per test
+# tomogram, and check_command_picks validates them in tomobench's environment before they
+# become the method's submission. The command template and the content of the local files
+# it names are params, so editing them reruns that method only.
+# ---------------------------------------------------------------------------------------------
+
+
+rule command_manifest:
+    input:
+        unpack(command_manifest_inputs),
+    output:
+        "results/{name}/work/{method}/{job}.json",
+    log:
+        "results/{name}/logs/command_manifest/{method}_{job}.log",
+    benchmark:
+        "results/{name}/benchmarks/command_manifest/{method}_{job}.tsv"
+    wildcard_constraints:
+        method=methods_regex("command"),
+        job=r"train|model_\d+",
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    params:
+        code=code("command_manifest.py"),
+        manifest=command_manifest_params,
+    script:
+        "../scripts/command_manifest.py"
+
+
+rule train_command:
+    input:
+        manifest="results/{name}/work/{method}/train.json",
+        data=command_data_inputs,
+    output:
+        directory("results/{name}/models/{method}/model"),
+    log:
+        "results/{name}/logs/train_command/{method}.log",
+    benchmark:
+        "results/{name}/benchmarks/train_command/{method}.tsv"
+    wildcard_constraints:
+        method=methods_regex("command"),
+    conda:
+        command_conda
+    container:
+        command_container
+    threads: command_threads
+    resources:
+        mem_mb=command_mem_mb,
+        gpu=command_gpu,
+    params:
+        command=command_fingerprint_params("train"),
+        script=command_script("train"),
+    shell:
+        "{params.script}"
+
+
+rule pick_command:
+    input:
+        unpack(command_pick_inputs),
+    output:
+        temp("results/{name}/work/{method}/model_{i}.picks"),
+    log:
+        "results/{name}/logs/pick_command/{method}_model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/pick_command/{method}_model_{i}.tsv"
+    wildcard_constraints:
+        method=methods_regex("command"),
+    conda:
+        command_conda
+    container:
+        command_container
+    threads: command_threads
+    resources:
+        mem_mb=command_mem_mb,
+        gpu=command_gpu,
+    params:
+        command=command_fingerprint_params("pick"),
+        script=command_script("pick"),
+    shell:
+        "{params.script}"
+
+
+rule check_command_picks:
+    input:
+        picks=command_raw_picks,
+        tomogram=model_file("reconstruction"),
+        locations=model_file("particle_locations"),
+    output:
+        "results/{name}/picks/{method}/model_{i}.txt",
+    log:
+        "results/{name}/logs/check_command_picks/{method}_model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/check_command_picks/{method}_model_{i}.tsv"
+    wildcard_constraints:
+        method=methods_regex("command"),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        code=code("check_command_picks.py"),
+        classes=scored_classes_of_run(),
+        output_format=command_output_format,
+        command_log=command_pick_log,
+    script:
+        "../scripts/check_command_picks.py"
+
+
+rule pick_submission:
+    input:
+        unpack(submission_inputs),
+        tomogram=model_file("reconstruction"),
+        locations=model_file("particle_locations"),
+    output:
+        "results/{name}/picks/{method}/model_{i}.txt",
+    log:
+        "results/{name}/logs/pick_submission/{method}_model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/pick_submission/{method}_model_{i}.tsv"
+    wildcard_constraints:
+        method=methods_regex("submission"),
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        code=code("pick_submission.py"),
+        submission=method_params,
+        classes=scored_classes_of_run(),
+    script:
+        "../scripts/pick_submission.py"

@@ -12,10 +12,12 @@ INFERENCE_RULES = {
     "dog": ("pick_dog",),
     "template_matching": ("match_templates", "pick_template_matching"),
     "learning": ("pick_learning",),
+    "command": ("pick_command",),
 }
 TRAINING_RULES = {
     "learning": ("train_learning",),
     "dog": ("calibrate_dog",),
+    "command": ("train_command",),
 }
 #: Paper tables and figures: number -> (file stem, topic). Every output, report entry and
 #: report order derives from these two dicts (table_outputs, figure_outputs, paper_outputs).
@@ -170,7 +172,10 @@ def _benchmark_files(rule_name, name, method):
 
 
 def _runs(rule_name, params):
-    """Whether a method's configuration runs rule ``rule_name`` (DoG calibrates optionally)."""
+    """Whether a method's configuration runs rule ``rule_name`` (DoG calibrates optionally,
+    a command method trains when it has a train command)."""
+    if rule_name == "train_command":
+        return bool(params.get("train"))
     return (
         rule_name != "calibrate_dog"
         or params.get("calibration", "training") == "training"

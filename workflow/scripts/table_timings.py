@@ -8,7 +8,8 @@ params, output = snakemake.params, snakemake.output
 stages = params.benchmarks
 ours = timings.timing_table(stages["training"], stages["inference"])
 log.info("table 7:\n%s", ours.to_string())
-tables.write_table(ours, output.csv, caption="Training and inference wall time, tomobench")
+tables.write_table(ours, output.csv, caption="Training and inference wall time, CPU time and "
+                   "peak memory, tomobench")
 paper = tables.versus_paper(ours, timings.published_timings(), params.paper_names)
 tables.write_table(paper, output.csv_paper,
                    caption="Timings: tomobench beside the published Table 7")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Families of kinds; each has its own rules and config section in the schema ``$defs``.
-FAMILIES = ("dog", "template_matching", "learning")
+FAMILIES = ("dog", "template_matching", "learning", "command", "submission")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ METHOD_KINDS: dict[str, MethodKind] = {kind.name: kind for kind in (
     MethodKind("u_clstm", "learning", "U-CLSTM"),
     MethodKind("yopo", "learning", "YOPO"),
     MethodKind("cfn", "learning", "CFN"),
+    # Pickers from outside the package: a shell command per job (train_command ->
+    # pick_command -> check_command_picks), or picks made elsewhere (pick_submission).
+    MethodKind("command", "command"),
+    MethodKind("submission", "submission"),
 )}
 
 
@@ -51,6 +55,8 @@ def kinds_of(family: str) -> tuple[str, ...]:
 LEARNING_KINDS = kinds_of("learning")
 #: Kinds sharing the template-matching search (``match_templates`` -> ``pick_template_matching``).
 TEMPLATE_MATCHING_KINDS = kinds_of("template_matching")
+#: Kinds whose picks come from outside the package (validated before they are scored).
+EXTERNAL_KINDS = kinds_of("command") + kinds_of("submission")
 #: Our kinds that re-implement a paper method, with the paper's name.
 PAPER_NAME_BY_KIND = {name: kind.paper_name for name, kind in METHOD_KINDS.items()
                       if kind.paper_name}

@@ -1,8 +1,12 @@
-"""Table 7: training and inference wall time per method, from Snakemake ``benchmark:`` TSVs.
+"""Table 7: training and inference wall time, CPU time and peak memory per method, from
+Snakemake ``benchmark:`` TSVs.
 
-A benchmark TSV has one row per repeat with the wall time in column ``s``; repeats are averaged,
-files summed (inference = every pick job of the method's test tomograms, plus template matching
-for the template-matching kinds; training = the method's training job).
+A benchmark TSV has one row per repeat with the wall time in column ``s``, the CPU time of the
+job's processes in ``cpu_time`` (s) and their peak resident memory in ``max_rss`` (MB); repeats
+are averaged, files summed (inference = every pick job of the method's test tomograms, plus
+template matching for the template-matching kinds; training = the method's training job); the
+peak memory is the largest of any of the method's jobs. External pickers (``kind: command``)
+are timed like built-in ones: their train and pick jobs run the command alone.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from tomobench.errors import InputError
 from tomobench.paper import published
 
 
-def benchmark_seconds(path: str | os.PathLike) -> float:
-    """Mean wall time (s) of a Snakemake benchmark TSV."""
+def _read_benchmark(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     try:
         frame = pd.read_csv(path, sep="\t")
@@ -27,7 +30,38 @@ def benchmark_seconds(path: str | os.PathLike) -> float:
         raise InputError(f"{path}: cannot read benchmark TSV ({error})") from error
     if "s" not in frame.columns or frame.empty:
         raise InputError(f"{path}: benchmark TSV without an 's' column or rows")
-    return float(frame["s"].mean())
+    return frame
+
+
+def benchmark_seconds(path: str | os.PathLike) -> float:
+    """Mean wall time (s) of a Snakemake benchmark TSV."""
+    return float(_read_benchmark(path)["s"].mean())
+
+
+def _benchmark_column(path: str | os.PathLike, column: str) -> float:
+    """Mean of one column of a benchmark TSV (NaN when absent or not measured, e.g. "NA" or
+    "-" for a job too short to sample)."""
+    frame = _read_benchmark(path)
+    if column not in frame.columns:
+        return math.nan
+    values = pd.to_numeric(frame[column], errors="coerce")
+    return float(values.mean()) if values.notna().any() else math.nan
+
+
+def _nan_sum(values: list[float]) -> float:
+    known = [v for v in values if not math.isnan(v)]
+    return float(sum(known)) if known else math.nan
+
+
+def cpu_seconds(paths: Sequence[str | os.PathLike]) -> float:
+    """Summed CPU time (s) of benchmark TSVs (NaN when none has one)."""
+    return _nan_sum([_benchmark_column(p, "cpu_time") for p in paths])
+
+
+def peak_memory_mb(paths: Sequence[str | os.PathLike]) -> float:
+    """Largest peak resident memory (MB) of benchmark TSVs (NaN when none has one)."""
+    values = [v for v in (_benchmark_column(p, "max_rss") for p in paths) if not math.isnan(v)]
+    return float(max(values)) if values else math.nan
 
 
 def total_seconds(paths: Sequence[str | os.PathLike]) -> float:
@@ -58,16 +92,21 @@ def timing_table(training: Mapping[str, Sequence[str]],
     Returns
     -------
     DataFrame
-        Index ``Method``; columns ``Training stage``, ``Inference stage`` (formatted) and
-        ``Training (s)``, ``Inference (s)``.
+        Index ``Method``; columns ``Training stage``, ``Inference stage`` (formatted wall
+        time), ``Training (s)``, ``Inference (s)`` (wall), ``Training CPU (s)``,
+        ``Inference CPU (s)`` and ``Peak memory (MB)`` (largest of any of its jobs).
     """
     rows = {}
     for method in inference:
-        train_s = total_seconds(training.get(method, []))
-        infer_s = total_seconds(inference[method])
+        train_files, infer_files = list(training.get(method, [])), list(inference[method])
+        train_s = total_seconds(train_files)
+        infer_s = total_seconds(infer_files)
         rows[method] = {"Training stage": format_duration(train_s),
                         "Inference stage": format_duration(infer_s),
-                        "Training (s)": train_s, "Inference (s)": infer_s}
+                        "Training (s)": train_s, "Inference (s)": infer_s,
+                        "Training CPU (s)": cpu_seconds(train_files),
+                        "Inference CPU (s)": cpu_seconds(infer_files),
+                        "Peak memory (MB)": peak_memory_mb(train_files + infer_files)}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
     return frame
