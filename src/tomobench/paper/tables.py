@@ -137,6 +137,9 @@ def _display_order(classes: set[str]) -> list[str]:
     return ordered + [c for c in ("fiducial", "vesicle") if c in classes]
 
 
+display_order = _display_order
+
+
 def particle_count_table(locations: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 2: particles per class (rows, light to heavy, then fiducial and vesicle) in each
     test tomogram (columns ``{name: particle_locations frame}``) and in total."""
