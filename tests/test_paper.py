@@ -94,7 +94,8 @@ def test_tables_contain_every_method_and_paper_rows(evaluation_files, tmp_path):
         assert list(both["Source"]) == ["tomobench", "paper"] * 2
         assert set(both["Method"]) == {"TM", "DeepFinder"}
     both3 = tables.versus_paper(table3, tables.published_localization(), names)
-    assert both3.loc[both3["Source"] == "paper", "TP"].tolist() == [1073, 1362]
+    # ranked by our F1: DeepFinder (8 hits per tomogram) before TM (4)
+    assert both3.loc[both3["Source"] == "paper", "TP"].tolist() == [1362, 1073]
     tables.write_table(table3, tmp_path / "table3_localization.csv", caption="Localization")
     text = {s: (tmp_path / f"table3_localization.{s}").read_text() for s in ("csv", "md", "tex")}
     for method in METHODS:
@@ -260,3 +261,28 @@ def test_tables_are_written_as_html_too(tmp_path):
     assert '<td class="text">TM &lt;fast&gt;</td>' in html
     assert '<td class="number">3</td>' in html and '<td class="number">0.512</td>' in html
     assert {p.suffix for p in tmp_path.iterdir()} == {".csv", ".md", ".tex", ".html"}
+
+
+def test_method_tables_are_ranked_by_their_main_score_with_the_controls_last(evaluation_files):
+    from tomobench.evaluation.controls import control_label
+
+    files = {control_label("oracle"): evaluation_files["DeepFinder"], **evaluation_files,
+             control_label("random"): evaluation_files["TM"]}
+    combined = tables.combine_methods(files)
+    unranked = {m: combined[m] for m in files}
+    table3 = tables.localization_table(unranked)
+    table4 = tables.class_f1_table(unranked)
+    table6 = tables.size_group_f1_table(unranked)
+    controls = [control_label("oracle"), control_label("random")]
+    for frame, score in ((table3, table3["F1"]),
+                         (table4, table4[tables.point_columns(table4)].mean(axis=1)),
+                         (table6, table6[tables.MEAN_TITLE])):
+        assert list(frame.index[-2:]) == controls
+        methods = score.drop(controls)
+        assert list(frame.index[:-2]) == list(methods.sort_values(ascending=False,
+                                                                  kind="stable").index)
+        assert methods.is_monotonic_decreasing
+    assert list(table3.index[:3]) == ["DeepFinder", "DoG", "TM"]  # 8, 6, 4 hits per tomogram
+    # only the order changes: every row keeps its numbers
+    for method in files:
+        assert table3.loc[method, "F1"] == combined[method]["localization"]["F1"]

@@ -165,9 +165,22 @@ def particle_counts_versus_paper(table2: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def ranked(frame: pd.DataFrame, score: pd.Series) -> pd.DataFrame:
+    """``frame``'s rows ranked by ``score`` (highest first, NaN last, ties in the given order),
+    with the controls (``"oracle (control)"``, ``"random (control)"``) after every method.
+    Only the order changes, never a value."""
+    from tomobench.evaluation.controls import is_control_label
+
+    controls = [label for label in frame.index if is_control_label(label)]
+    methods = [label for label in frame.index if not is_control_label(label)]
+    order = list(score.reindex(methods).astype(float)
+                 .sort_values(ascending=False, kind="stable", na_position="last").index)
+    return frame.loc[order + controls]
+
+
 def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
     """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta), with the
-    intervals of recall, precision and F1."""
+    intervals of recall, precision and F1; ranked by F1, the controls last."""
     rows = {}
     for method, c in combined.items():
         loc = c["localization"]
@@ -180,7 +193,7 @@ def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
-    return frame
+    return ranked(frame, frame["F1"])
 
 
 def table_classes(combined: Mapping[str, dict]) -> list[str]:
@@ -191,7 +204,7 @@ def table_classes(combined: Mapping[str, dict]) -> list[str]:
 
 def class_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
     """Table 4: per-class F1 (one-vs-rest of the confusion matrix), methods × classes, each
-    with its interval columns."""
+    with its interval columns; ranked by the mean over the classes, the controls last."""
     classes = table_classes(combined)
     rows = {}
     for method, c in combined.items():
@@ -203,7 +216,7 @@ def class_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
-    return frame
+    return ranked(frame, frame[classes].astype(float).mean(axis=1))
 
 
 def point_columns(frame: pd.DataFrame) -> list[str]:
@@ -235,7 +248,8 @@ SPEARMAN_TITLE = "Spearman(F1, MW)"
 def size_group_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
     """Table 6: mean per-class F1 over each size group's classes present (the paper's average),
     then over all of Table 4's classes, and the Spearman correlation of the 12 proteins' F1
-    with molecular weight, each with its bootstrap interval."""
+    with molecular weight, each with its bootstrap interval; ranked by the mean over all
+    classes, the controls last."""
     class_f1 = class_f1_table(combined)
     rows = {}
     for method, c in combined.items():
@@ -250,7 +264,7 @@ def size_group_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
-    return frame
+    return ranked(frame, frame[MEAN_TITLE])
 
 
 def _weight_correlation(class_f1: pd.Series) -> float:
