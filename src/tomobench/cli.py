@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=run_evaluate)
 
     _add_export_commands(commands)
+    from tomobench.view import add_view_parser  # napari itself is imported only by `view`
+
+    add_view_parser(commands)
     return parser
 
 

@@ -48,6 +48,16 @@ def save_figure(figure: Figure, png_path: str | os.PathLike,
         os.replace(tmp, path)
 
 
+def write_figure_page(png_path: str | os.PathLike, html_path: str | os.PathLike,
+                      caption_path: str | os.PathLike, *, title: str) -> None:
+    """Write the HTML page of a saved figure: the PNG with its report caption below it."""
+    from tomobench.atomic import write_text_atomic
+    from tomobench.paper.tables import figure_html, read_caption
+
+    write_text_atomic(html_path, figure_html(png_path, title=title,
+                                             description=read_caption(caption_path)))
+
+
 def panel_axes(figure: Figure, count: int, columns: int | None = None) -> list:
     """``count`` axes in rows of ``columns`` (default ``ceil(sqrt(count))``); a shorter last
     row is centred, so no empty panel is left in the grid."""
