@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from tomobench.cli import main
 from tomobench.classes import CLASS_ID, SPHERE_RADIUS_NM
+from tomobench.cli import main
 from tomobench.errors import InputError
 from tomobench.mrc import write_mrc
 from tomobench.paper.style import class_colour

@@ -118,7 +118,7 @@ def truth_layer(path: Path, voxel_size_nm: float) -> LayerSpec:
         "features": {"class": names},
         "size": _diameters_voxels(names, voxel_size_nm),
         "face_color": "transparent", "border_color": _colours(names), "border_width": 0.12,
-        "symbol": "disc", "out_of_slice_display": True, "scale": (voxel_size_nm,) * 3})
+        "symbol": "disc", "scale": (voxel_size_nm,) * 3})
 
 
 def picks_layer(path: Path, method: str, voxel_size_nm: float) -> LayerSpec:
