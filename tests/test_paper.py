@@ -286,3 +286,22 @@ def test_method_tables_are_ranked_by_their_main_score_with_the_controls_last(eva
     # only the order changes: every row keeps its numbers
     for method in files:
         assert table3.loc[method, "F1"] == combined[method]["localization"]["F1"]
+
+
+def test_wide_html_tables_are_split_with_the_method_column_repeated():
+    import re
+
+    columns = [f"c{k}" for k in range(13)]
+    frame = pd.DataFrame([[0.5] * 13, [0.25] * 13], index=["A", "B"], columns=columns)
+    frame.index.name = "Method"
+    frame["c0_lo"], frame["c0_hi"] = 0.4, 0.6
+    html = tables.to_html(frame, caption="wide", description="<p>the caption</p>")
+    parts = re.findall(r"<table>.*?</table>", html, re.S)
+    headers = [re.findall(r'<th class="\w+">(.*?)</th>', part) for part in parts]
+    assert [h[0] for h in headers] == ["Method", "Method"]  # the method column repeated
+    assert [c for h in headers for c in h[1:]] == columns  # every value column once, in order
+    assert max(len(h) for h in headers) <= tables.HTML_MAX_COLUMNS
+    assert '0.500<span class="interval">[0.400, 0.600]</span>' in parts[0]
+    assert html.index("</table>") < html.index("<p>the caption</p>")
+    narrow = tables.to_html(frame[["c1", "c2"]], caption="narrow")
+    assert narrow.count("<table>") == 1 and "(1 of" not in narrow

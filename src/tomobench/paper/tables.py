@@ -442,9 +442,10 @@ tbody tr:hover td { background: #f7f9fb; }
 figure { margin: 0; }
 figure img { max-width: 100%; height: auto; }
 """
-#: Most value columns in one HTML table: a wider frame is split into several tables, each
-#: repeating the text columns (method, ...), so that every table fits a 1000-pixel page.
-HTML_MAX_VALUE_COLUMNS = 7
+#: Most columns (text and values) in one HTML table: a wider frame is split into several tables
+#: of at most ``HTML_MAX_COLUMNS - <text columns>`` (at least 4) value columns each, every one
+#: repeating the text columns (method, ...), so that each fits the report's 900-pixel pane.
+HTML_MAX_COLUMNS = 8
 
 
 def caption_html(rst: str) -> str:
@@ -474,12 +475,14 @@ def _html_cell(value: str, kind: str) -> str:
 
 
 def _column_groups(columns: list, numeric: set) -> list[list]:
-    """The text columns plus at most :data:`HTML_MAX_VALUE_COLUMNS` value columns per group."""
+    """The text columns plus a share of the value columns per group (see
+    :data:`HTML_MAX_COLUMNS`), groups of near-equal size."""
     text = [c for c in columns if c not in numeric]
     values = [c for c in columns if c in numeric]
-    if len(values) <= HTML_MAX_VALUE_COLUMNS:
+    budget = max(4, HTML_MAX_COLUMNS - len(text))
+    if len(values) <= budget:
         return [columns]
-    parts = int(np.ceil(len(values) / HTML_MAX_VALUE_COLUMNS))
+    parts = int(np.ceil(len(values) / budget))
     size = int(np.ceil(len(values) / parts))
     return [text + values[k:k + size] for k in range(0, len(values), size)]
 
@@ -488,9 +491,8 @@ def to_html(frame: pd.DataFrame, *, caption: str = "", description: str = "") ->
     """A standalone HTML page with ``frame`` as a table (cells as in Markdown, an interval on a
     second line under its value; numbers right-aligned; the first column and the header stay
     in view when scrolling), for the Snakemake report, which shows HTML files inline. A frame
-    with more than :data:`HTML_MAX_VALUE_COLUMNS` value columns is split into several tables
-    of equal width. ``description`` (an HTML fragment, e.g. :func:`caption_html`) follows the
-    tables."""
+    wider than :data:`HTML_MAX_COLUMNS` is split into several tables of near-equal width.
+    ``description`` (an HTML fragment, e.g. :func:`caption_html`) follows the tables."""
     from html import escape
 
     numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
