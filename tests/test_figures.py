@@ -126,6 +126,14 @@ def test_text_on_the_canvas_and_legends_off_the_data(name):
     for legend, ax in itertools.product(legends, data_axes):
         assert not overlaps(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), (
             name, [t.get_text() for t in legend.texts][:3], ax.get_title())
+    for ax in data_axes:  # tick labels of one axis never run into each other
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()
+                      and id(t) not in hidden]
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            pairs = itertools.combinations(zip(labels, boxes, strict=True), 2)
+            for (a, box_a), (b, box_b) in pairs:
+                assert not overlaps(box_a, box_b), (name, a.get_text(), b.get_text())
     titles = [ax.title for ax in data_axes if ax.get_title()]
     for title, ax in itertools.product(titles, data_axes):
         if title.axes is not ax:

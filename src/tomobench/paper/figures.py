@@ -179,8 +179,10 @@ def f1_vs_weight_figure(class_f1: pd.DataFrame, weights_kda: Mapping[str, float]
             ax.set_xlabel("protein, light to heavy", fontsize=8)
         if k % columns == 0 and k < len(panels):
             ax.set_ylabel("F1")
-    axes[0].set_xticks(positions, labels=proteins, rotation=90, fontsize=7)
+    axes[0].set_xticks(positions, labels=proteins)
     axes[0].set_ylim(-0.05, 1.08)
+    for ax in axes:  # the shared ticks' labels belong to each axes: rotate them everywhere
+        ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     handles = [Line2D([], [], label=str(c), **control_style(c)) for c in controls]
     handles.append(Line2D([], [], color="0.3", marker="o", markersize=4.5, linestyle="",
                           label="method (class colour), 95 % interval"))
