@@ -13,8 +13,8 @@ from .conftest import REPO_ROOT
 #: import name -> conda-forge package name, where they differ
 CONDA_NAMES = {"skimage": "scikit-image", "yaml": "pyyaml", "torch": "pytorch",
                "matplotlib": "matplotlib-base", "snakemake": "snakemake-minimal"}
-#: optional GPU imports (commented in the env file)
-OPTIONAL = {"cupy", "cupyx"}
+#: optional GPU imports and the interactive viewer (commented in the env file)
+OPTIONAL = {"cupy", "cupyx", "napari"}
 
 
 def third_party_imports() -> set[str]:

@@ -94,7 +94,8 @@ def test_tables_contain_every_method_and_paper_rows(evaluation_files, tmp_path):
         assert list(both["Source"]) == ["tomobench", "paper"] * 2
         assert set(both["Method"]) == {"TM", "DeepFinder"}
     both3 = tables.versus_paper(table3, tables.published_localization(), names)
-    assert both3.loc[both3["Source"] == "paper", "TP"].tolist() == [1073, 1362]
+    # ranked by our F1: DeepFinder (8 hits per tomogram) before TM (4)
+    assert both3.loc[both3["Source"] == "paper", "TP"].tolist() == [1362, 1073]
     tables.write_table(table3, tmp_path / "table3_localization.csv", caption="Localization")
     text = {s: (tmp_path / f"table3_localization.{s}").read_text() for s in ("csv", "md", "tex")}
     for method in METHODS:
@@ -208,7 +209,7 @@ def test_central_slice_figure_and_reproducible_output(tmp_path):
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
-def test_figure11_has_no_background_row_integer_colour_bars_and_no_blank_panel(
+def test_figure11_has_no_background_row_one_colour_bar_and_no_blank_panel(
         evaluation_files, tmp_path):
     combined = tables.combine_methods(evaluation_files)
     confusions = {m: c["confusion"] for m, c in combined.items()}
@@ -218,15 +219,12 @@ def test_figure11_has_no_background_row_integer_colour_bars_and_no_blank_panel(
     panels = [ax for ax in figure.axes if ax.get_title()]
     assert [ax.get_title() for ax in panels] == list(confusions)
     for ax in panels:
-        rows = [t.get_text() for t in ax.get_yticklabels()]
+        rows = [t.get_text().split(" (")[0] for t in ax.get_yticklabels()]
         columns = [t.get_text() for t in ax.get_xticklabels()]
         assert "background" not in rows and columns[-1] == "background"
         assert rows == ["1S3X", "3H84", "1BXN", "fiducial"]  # light to heavy, then the rest
-    colorbars = [ax for ax in figure.axes if ax.get_ylabel() == "particles"]
-    assert len(colorbars) == len(confusions)
-    for ax in colorbars:
-        ticks = ax.get_yticks()
-        assert np.allclose(ticks, np.round(ticks))
+    colorbars = [ax for ax in figure.axes if "fraction" in ax.get_ylabel()]
+    assert len(colorbars) == 1  # one shared scale
     # the last row (2 panels) is centred under the first (3 panels): no empty slot
     left = sorted(ax.get_position().x0 for ax in panels[3:])
     right = sorted(ax.get_position().x1 for ax in panels[:3])
@@ -263,3 +261,47 @@ def test_tables_are_written_as_html_too(tmp_path):
     assert '<td class="text">TM &lt;fast&gt;</td>' in html
     assert '<td class="number">3</td>' in html and '<td class="number">0.512</td>' in html
     assert {p.suffix for p in tmp_path.iterdir()} == {".csv", ".md", ".tex", ".html"}
+
+
+def test_method_tables_are_ranked_by_their_main_score_with_the_controls_last(evaluation_files):
+    from tomobench.evaluation.controls import control_label
+
+    files = {control_label("oracle"): evaluation_files["DeepFinder"], **evaluation_files,
+             control_label("random"): evaluation_files["TM"]}
+    combined = tables.combine_methods(files)
+    unranked = {m: combined[m] for m in files}
+    table3 = tables.localization_table(unranked)
+    table4 = tables.class_f1_table(unranked)
+    table6 = tables.size_group_f1_table(unranked)
+    controls = [control_label("oracle"), control_label("random")]
+    for frame, score in ((table3, table3["F1"]),
+                         (table4, table4[tables.point_columns(table4)].mean(axis=1)),
+                         (table6, table6[tables.MEAN_TITLE])):
+        assert list(frame.index[-2:]) == controls
+        methods = score.drop(controls)
+        assert list(frame.index[:-2]) == list(methods.sort_values(ascending=False,
+                                                                  kind="stable").index)
+        assert methods.is_monotonic_decreasing
+    assert list(table3.index[:3]) == ["DeepFinder", "DoG", "TM"]  # 8, 6, 4 hits per tomogram
+    # only the order changes: every row keeps its numbers
+    for method in files:
+        assert table3.loc[method, "F1"] == combined[method]["localization"]["F1"]
+
+
+def test_wide_html_tables_are_split_with_the_method_column_repeated():
+    import re
+
+    columns = [f"c{k}" for k in range(13)]
+    frame = pd.DataFrame([[0.5] * 13, [0.25] * 13], index=["A", "B"], columns=columns)
+    frame.index.name = "Method"
+    frame["c0_lo"], frame["c0_hi"] = 0.4, 0.6
+    html = tables.to_html(frame, caption="wide", description="<p>the caption</p>")
+    parts = re.findall(r"<table>.*?</table>", html, re.S)
+    headers = [re.findall(r'<th class="\w+">(.*?)</th>', part) for part in parts]
+    assert [h[0] for h in headers] == ["Method", "Method"]  # the method column repeated
+    assert [c for h in headers for c in h[1:]] == columns  # every value column once, in order
+    assert max(len(h) for h in headers) <= tables.HTML_MAX_COLUMNS
+    assert '0.500<span class="interval">[0.400, 0.600]</span>' in parts[0]
+    assert html.index("</table>") < html.index("<p>the caption</p>")
+    narrow = tables.to_html(frame[["c1", "c2"]], caption="narrow")
+    assert narrow.count("<table>") == 1 and "(1 of" not in narrow

@@ -315,7 +315,90 @@ def test_copick_target_and_report_of_the_tiny_run(tiny_run):
     report = tiny_run / "report.html"
     snakemake(tiny_run, "--report", str(report), configfile=REPO_ROOT / "config" / "test.yaml")
     text = report.read_text()
-    assert "Table 1: structures" in text and "table3_localization_vs_paper.html" in text
+    assert "Paper tables" in text and "table3_localization_vs_paper.html" in text
+
+
+def _report_object(text: str, name: str):
+    """The JSON value the Snakemake report assigns to the JavaScript variable ``name``."""
+    import re
+
+    decoder = json.JSONDecoder()
+    for match in re.finditer(rf"\b{name}\s*=\s*", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.end())
+        except json.JSONDecodeError:
+            continue
+        if value:
+            return value
+    raise AssertionError(f"no {name} in the report")
+
+
+def _embedded_text(result: dict) -> str:
+    import base64
+
+    return base64.b64decode(result["data_uri"].split("base64,", 1)[1]).decode("utf-8")
+
+
+@requires_structures
+@pytest.mark.slow
+def test_report_lists_the_paper_first_with_captions_ranked_rows_and_true_landing_text(
+        tiny_run):
+    """The report of the tiny run: the paper's tables and figures two clicks away (a category
+    with one subcategory opens its list directly), every entry labelled, its HTML page carrying
+    its caption; Table 3 ranked by F1 with the controls last, split into tables of at most
+    seven value columns; the landing text names the run's methods and scoring mode."""
+    import html
+    import re
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "test.yaml").read_text())
+    report = tiny_run / "report_structure.html"
+    snakemake(tiny_run, "--report", str(report), configfile=REPO_ROOT / "config" / "test.yaml")
+    text = report.read_text()
+    categories = _report_object(text, "categories")
+    results = _report_object(text, "results")
+    paper = f"results/{config['name']}/paper"
+    tables = categories["Paper tables"]
+    figures = categories["Paper figures"]
+    assert len(tables) == 1 and len(figures) == 1  # one click lists them all
+    (table_paths,) = tables.values()
+    (figure_paths,) = figures.values()
+    assert {Path(p).stem for p in figure_paths} == {
+        "figure4_central_slice", "figure9_cumulative_f1", "figure10_f1_vs_weight",
+        "figure11_confusion_matrices"}
+    assert f"{paper}/table3_localization.html" in table_paths
+    assert f"{paper}/table3_localization_vs_paper.html" in table_paths
+    assert len(table_paths) == 13  # Table 1 once, Tables 2-7 ours and beside the paper
+    for path in table_paths:
+        labels = results[path]["labels"]
+        assert set(labels) == {"table", "topic", "numbers"}, path
+    assert results[f"{paper}/table3_localization.html"]["labels"]["numbers"] == "tomobench"
+    for path in figure_paths:
+        assert set(results[path]["labels"]) == {"figure", "topic"}, path
+        page = _embedded_text(results[path])
+        number = re.search(r"figure(\d+)_", path).group(1)
+        assert '<img src="data:image/png;base64,' in page
+        assert f"<strong>Figure {number}" in page  # its caption, under the figure
+    table3 = _embedded_text(results[f"{paper}/table3_localization.html"])
+    assert "<strong>Table 3: localization.</strong>" in table3
+    parts = re.findall(r"<table>.*?</table>", table3, re.S)
+    assert len(parts) == 2  # RR ... F1, CZII: 12 value columns in two tables
+    for part in parts:
+        header = re.search(r"<thead>(.*?)</thead>", part, re.S).group(1)
+        assert header.count('class="number"') <= 7
+    rows = re.findall(r'<tr><td class="text">(.*?)</td>', parts[0])
+    methods = [html.unescape(r) for r in rows]
+    assert methods[-2:] == ["oracle (control)", "random (control)"]
+    csv = (tiny_run / paper / "table3_localization.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in csv[1:]] == methods  # same order as the CSV
+    import pandas as pd
+
+    f1 = pd.read_csv(tiny_run / paper / "table3_localization.csv", index_col=0)["F1"]
+    assert f1.iloc[:-2].is_monotonic_decreasing
+    landing = _report_object(text, "workflow_desc")
+    for method, params in config["methods"].items():
+        assert f"<strong>{method}</strong>" in landing and params["kind"] in landing
+    assert config["evaluation"]["mode"] in landing
+    assert "style networks" not in landing and "exactly as the organisers" not in landing
 
 
 @requires_structures

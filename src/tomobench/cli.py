@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_export_commands(commands)
     _add_pick_command(commands)
+    from tomobench.view import add_view_parser  # napari itself is imported only by `view`
+
+    add_view_parser(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ include: "paper_functions.smk"
 
 rule table1_structures:
     input:
+        caption=caption_file("table", 1),
         structures=_all_structure_sources,
     output:
         **table_outputs(1),
@@ -34,6 +35,7 @@ rule table1_structures:
 rule table_particle_counts:
     input:
         unpack(test_particle_locations),
+        caption=caption_file("table", 2),
     output:
         **table_outputs(2),
     log:
@@ -54,6 +56,7 @@ rule table_particle_counts:
 
 rule table_localization:
     input:
+        caption=caption_file("table", 3),
         evaluations=evaluation_files,
     output:
         **table_outputs(3),
@@ -77,6 +80,7 @@ rule table_localization:
 
 rule table_class_f1:
     input:
+        caption=caption_file("table", 4),
         evaluations=evaluation_files,
     output:
         **table_outputs(4),
@@ -100,6 +104,7 @@ rule table_class_f1:
 
 rule table_size_groups:
     input:
+        caption=caption_file("table", 5),
         potentials=potential_metadata,
     output:
         **table_outputs(5),
@@ -120,6 +125,7 @@ rule table_size_groups:
 
 rule table_size_group_f1:
     input:
+        caption=caption_file("table", 6),
         evaluations=evaluation_files,
     output:
         **table_outputs(6),
@@ -143,6 +149,7 @@ rule table_size_group_f1:
 
 rule table_timings:
     input:
+        caption=caption_file("table", 7),
         benchmarks=timing_files,
     output:
         **table_outputs(7),
@@ -166,6 +173,7 @@ rule table_timings:
 rule figure_central_slice:
     input:
         unpack(central_slice_picks),
+        caption=caption_file("figure", 4),
         reconstruction=model_file("reconstruction", TEST_IDS[0]),
         locations=model_file("particle_locations", TEST_IDS[0]),
     output:
@@ -190,6 +198,7 @@ rule figure_central_slice:
 
 rule figure_cumulative_f1:
     input:
+        caption=caption_file("figure", 9),
         evaluations=evaluation_files,
     output:
         **figure_outputs(9),
@@ -211,6 +220,7 @@ rule figure_cumulative_f1:
 
 rule figure_f1_vs_weight:
     input:
+        caption=caption_file("figure", 10),
         evaluations=evaluation_files,
         potentials=potential_metadata,
     output:
@@ -234,6 +244,7 @@ rule figure_f1_vs_weight:
 
 rule figure_confusion_matrices:
     input:
+        caption=caption_file("figure", 11),
         evaluations=evaluation_files,
         potentials=potential_metadata,
     output:

@@ -1,6 +1,7 @@
 # Constants and input/param functions of paper.smk (kept apart from the rules, as
 # snakemake --lint asks).
 import re
+from pathlib import Path
 
 from tomobench.evaluation.controls import control_label
 
@@ -46,6 +47,20 @@ TABLE_FORMATS = ("csv", "md", "tex", "html")
 _FIGURE_SPACE = "\u2007"
 
 
+#: The report's captions (workflow/report/*.rst); each table and figure rule reads its own, so
+#: that its HTML page shows the caption beside the numbers (and reruns when it changes).
+REPORT_DIR = Path(workflow.current_basedir).parent / "report"
+#: Report categories of the paper's outputs: one subcategory each, so that a click on the
+#: category lists every table (figure) and a second click opens it.
+TABLES_CATEGORY = "Paper tables"
+FIGURES_CATEGORY = "Paper figures"
+
+
+def caption_file(kind, number):
+    """The report caption of table or figure ``number`` (``kind``: "table" or "figure")."""
+    return str(REPORT_DIR / f"{kind}{number}.rst")
+
+
 def report_section(kind, number, topic, numbers):
     """Report subcategory of a table or figure, e.g. 'Figure  4: central slice ...'."""
     width = max(len(str(n)) for n in numbers)
@@ -68,7 +83,8 @@ def paper_names():
 
 
 def paper_outputs(name):
-    """Every paper table (its versions, four formats) and figure (PNG, PDF) of run ``name``."""
+    """Every paper table (its versions, four formats) and figure (PNG, PDF, HTML page with
+    its caption) of run ``name``."""
     files = []
     for number, (stem, _) in TABLES.items():
         for _, suffix, _ in table_versions(number):
@@ -76,7 +92,9 @@ def paper_outputs(name):
                 f"results/{name}/paper/{stem}{suffix}.{ext}" for ext in TABLE_FORMATS
             ]
     for stem, _ in FIGURES.values():
-        files += [f"results/{name}/paper/{stem}.{ext}" for ext in ("png", "pdf")]
+        files += [
+            f"results/{name}/paper/{stem}.{ext}" for ext in ("png", "pdf", "html")
+        ]
     return files
 
 
@@ -91,25 +109,35 @@ def table_outputs(number):
                 path = report(
                     path,
                     caption=f"../report/table{number}.rst",
-                    category="Tables",
-                    subcategory=report_section("Table", number, topic, TABLES),
-                    labels={"numbers": version},
+                    category=TABLES_CATEGORY,
+                    subcategory="Tables 1-7 of the paper",
+                    labels={
+                        "table": report_section("Table", number, "", TABLES)[:-2],
+                        "topic": topic,
+                        "numbers": version,
+                    },
                 )
             outputs[f"{ext}{key}"] = path
     return outputs
 
 
 def figure_outputs(number):
-    """Outputs of figure ``number``: png (in the report) and pdf."""
+    """Outputs of figure ``number``: png, pdf and an HTML page with the figure and its
+    caption (in the report)."""
     stem, topic = FIGURES[number]
     return {
-        "png": report(
-            f"{PAPER}/{stem}.png",
-            caption=f"../report/figure{number}.rst",
-            category="Figures",
-            subcategory=report_section("Figure", number, topic, FIGURES),
-        ),
+        "png": f"{PAPER}/{stem}.png",
         "pdf": f"{PAPER}/{stem}.pdf",
+        "html": report(
+            f"{PAPER}/{stem}.html",
+            caption=f"../report/figure{number}.rst",
+            category=FIGURES_CATEGORY,
+            subcategory="Figures 4, 9-11 of the paper",
+            labels={
+                "figure": report_section("Figure", number, "", FIGURES)[:-2],
+                "topic": topic,
+            },
+        ),
     }
 
 

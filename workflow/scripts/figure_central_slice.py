@@ -1,7 +1,7 @@
 """Figure 4-like: central slice of the first test tomogram with ground truth and picks."""
 
 from tomobench.mrc import read_mrc
-from tomobench.paper.figures import central_slice_figure, save_figure
+from tomobench.paper.figures import central_slice_figure, save_figure, write_figure_page
 from tomobench.particles import read_particle_locations, read_picks
 from tomobench.workflow_support import script_logger
 
@@ -17,3 +17,5 @@ figure = central_slice_figure(tomogram, truth, picks, voxel_size_nm=voxel_size_n
                               title=f"{params.tomogram}: central slice, circles ground truth, "
                                     "crosses picks")
 save_figure(figure, output.png, output.pdf)
+write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.input.caption,
+                  title="Figure 4: central slice with picks")

@@ -2,7 +2,7 @@
 
 
 from tomobench.atomic import write_text_atomic
-from tomobench.paper.tables import to_html
+from tomobench.paper.tables import read_caption, to_html
 from tomobench.structures.compute import table1_row
 from tomobench.structures.potential import PotentialOptions
 from tomobench.structures.table1 import (
@@ -28,5 +28,6 @@ write_text_atomic(snakemake.output.csv, table.to_csv(index=False, float_format="
 write_text_atomic(snakemake.output.md, to_markdown(table))
 write_text_atomic(snakemake.output.tex, to_latex(table))
 caption = "Table 1: structures, tomobench / paper (relative difference)"
-write_text_atomic(snakemake.output.html, to_html(display_table(table), caption=caption))
+write_text_atomic(snakemake.output.html, to_html(
+    display_table(table), caption=caption, description=read_caption(snakemake.input.caption)))
 log.info("done")

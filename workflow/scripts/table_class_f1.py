@@ -5,9 +5,12 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 params, output = snakemake.params, snakemake.output
+description = tables.read_caption(snakemake.input.caption)
 ours = tables.class_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 log.info("table 4:\n%s", ours.to_string())
-tables.write_table(ours, output.csv, caption="Per-class F1 (SHREC 2021 Table 4), tomobench")
+tables.write_table(ours, output.csv, caption="Per-class F1 (SHREC 2021 Table 4), tomobench",
+                   description=description)
 paper = tables.versus_paper(ours, tables.published_class_f1(), params.paper_names)
 tables.write_table(paper, output.csv_paper,
-                   caption="Per-class F1: tomobench beside the published Table 4")
+                   caption="Per-class F1: tomobench beside the published Table 4",
+                   description=description)

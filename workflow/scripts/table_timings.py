@@ -5,11 +5,13 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 params, output = snakemake.params, snakemake.output
+description = tables.read_caption(snakemake.input.caption)
 stages = params.benchmarks
 ours = timings.timing_table(stages["training"], stages["inference"])
 log.info("table 7:\n%s", ours.to_string())
 tables.write_table(ours, output.csv, caption="Training and inference wall time, CPU time and "
-                   "peak memory, tomobench")
+                   "peak memory, tomobench", description=description)
 paper = tables.versus_paper(ours, timings.published_timings(), params.paper_names)
 tables.write_table(paper, output.csv_paper,
-                   caption="Timings: tomobench beside the published Table 7")
+                   caption="Timings: tomobench beside the published Table 7",
+                   description=description)

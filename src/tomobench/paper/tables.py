@@ -137,6 +137,9 @@ def _display_order(classes: set[str]) -> list[str]:
     return ordered + [c for c in ("fiducial", "vesicle") if c in classes]
 
 
+display_order = _display_order
+
+
 def particle_count_table(locations: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 2: particles per class (rows, light to heavy, then fiducial and vesicle) in each
     test tomogram (columns ``{name: particle_locations frame}``) and in total."""
@@ -162,9 +165,22 @@ def particle_counts_versus_paper(table2: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def ranked(frame: pd.DataFrame, score: pd.Series) -> pd.DataFrame:
+    """``frame``'s rows ranked by ``score`` (highest first, NaN last, ties in the given order),
+    with the controls (``"oracle (control)"``, ``"random (control)"``) after every method.
+    Only the order changes, never a value."""
+    from tomobench.evaluation.controls import is_control_label
+
+    controls = [label for label in frame.index if is_control_label(label)]
+    methods = [label for label in frame.index if not is_control_label(label)]
+    order = list(score.reindex(methods).astype(float)
+                 .sort_values(ascending=False, kind="stable", na_position="last").index)
+    return frame.loc[order + controls]
+
+
 def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
     """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta), with the
-    intervals of recall, precision and F1."""
+    intervals of recall, precision and F1; ranked by F1, the controls last."""
     rows = {}
     for method, c in combined.items():
         loc = c["localization"]
@@ -177,7 +193,7 @@ def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
-    return frame
+    return ranked(frame, frame["F1"])
 
 
 def table_classes(combined: Mapping[str, dict]) -> list[str]:
@@ -188,7 +204,7 @@ def table_classes(combined: Mapping[str, dict]) -> list[str]:
 
 def class_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
     """Table 4: per-class F1 (one-vs-rest of the confusion matrix), methods × classes, each
-    with its interval columns."""
+    with its interval columns; ranked by the mean over the classes, the controls last."""
     classes = table_classes(combined)
     rows = {}
     for method, c in combined.items():
@@ -200,7 +216,7 @@ def class_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
-    return frame
+    return ranked(frame, frame[classes].astype(float).mean(axis=1))
 
 
 def point_columns(frame: pd.DataFrame) -> list[str]:
@@ -232,7 +248,8 @@ SPEARMAN_TITLE = "Spearman(F1, MW)"
 def size_group_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
     """Table 6: mean per-class F1 over each size group's classes present (the paper's average),
     then over all of Table 4's classes, and the Spearman correlation of the 12 proteins' F1
-    with molecular weight, each with its bootstrap interval."""
+    with molecular weight, each with its bootstrap interval; ranked by the mean over all
+    classes, the controls last."""
     class_f1 = class_f1_table(combined)
     rows = {}
     for method, c in combined.items():
@@ -247,7 +264,7 @@ def size_group_f1_table(combined: Mapping[str, dict]) -> pd.DataFrame:
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
-    return frame
+    return ranked(frame, frame[MEAN_TITLE])
 
 
 def _weight_correlation(class_f1: pd.Series) -> float:
@@ -406,42 +423,124 @@ def to_latex(frame: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
 
 _HTML_STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1em;
-       color: #1f2933; }
-table { border-collapse: collapse; font-size: 13px; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.6em; }
-th, td { padding: 0.25em 0.5em; border-bottom: 1px solid #e4e7eb; white-space: nowrap; }
-th { background: #f0f2f5; position: sticky; top: 0; }
+       color: #1f2933; max-width: 68em; }
+h1 { font-size: 1.1em; margin: 0 0 0.6em; }
+table { border-collapse: collapse; font-size: 13px; margin-bottom: 1.2em; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.4em;
+          color: #52606d; }
+th, td { padding: 0.25em 0.5em; border-bottom: 1px solid #e4e7eb; white-space: nowrap;
+         vertical-align: top; }
+th { background: #f0f2f5; position: sticky; top: 0; z-index: 1; }
+th:first-child, td:first-child { position: sticky; left: 0; background: #fff; z-index: 2; }
+th:first-child { background: #f0f2f5; z-index: 3; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 td.text, th.text { text-align: left; }
-tbody tr:hover { background: #f7f9fb; }
+td .interval { display: block; font-size: 11px; color: #7b8794; }
+tbody tr:hover td { background: #f7f9fb; }
+.caption { font-size: 14px; line-height: 1.45; color: #323f4b; }
+.caption p { margin: 0.5em 0; }
+figure { margin: 0; }
+figure img { max-width: 100%; height: auto; }
 """
+#: Most columns (text and values) in one HTML table: a wider frame is split into several tables
+#: of at most ``HTML_MAX_COLUMNS - <text columns>`` (at least 4) value columns each, every one
+#: repeating the text columns (method, ...), so that each fits the report's 900-pixel pane.
+HTML_MAX_COLUMNS = 8
 
 
-def to_html(frame: pd.DataFrame, *, caption: str = "") -> str:
-    """A standalone HTML page with ``frame`` as a table (cells as in Markdown, intervals merged;
-    numbers right-aligned), for the Snakemake report, which shows HTML files inline."""
+def caption_html(rst: str) -> str:
+    """A report caption (reStructuredText, as in ``workflow/report/*.rst``) as an HTML
+    fragment."""
+    from docutils.core import publish_parts
+
+    return publish_parts(rst, writer_name="html5", settings_overrides={
+        "report_level": 5, "halt_level": 5, "embed_stylesheet": False})["body"]
+
+
+def read_caption(path: str | os.PathLike) -> str:
+    """The report caption file ``path`` (reStructuredText) as an HTML fragment."""
+    return caption_html(Path(path).read_text(encoding="utf-8"))
+
+
+def _html_cell(value: str, kind: str) -> str:
+    """One cell; an interval ``0.630 [0.570, 0.690]`` is split onto a second, smaller line."""
+    from html import escape
+
+    point, bracket, rest = value.partition(" [")
+    if bracket and rest.endswith("]"):
+        inner = f'{escape(point)}<span class="interval">[{escape(rest)}</span>'
+    else:
+        inner = escape(value)
+    return f'<td class="{kind}">{inner}</td>'
+
+
+def _column_groups(columns: list, numeric: set) -> list[list]:
+    """The text columns plus a share of the value columns per group (see
+    :data:`HTML_MAX_COLUMNS`), groups of near-equal size."""
+    text = [c for c in columns if c not in numeric]
+    values = [c for c in columns if c in numeric]
+    budget = max(4, HTML_MAX_COLUMNS - len(text))
+    if len(values) <= budget:
+        return [columns]
+    parts = int(np.ceil(len(values) / budget))
+    size = int(np.ceil(len(values) / parts))
+    return [text + values[k:k + size] for k in range(0, len(values), size)]
+
+
+def to_html(frame: pd.DataFrame, *, caption: str = "", description: str = "") -> str:
+    """A standalone HTML page with ``frame`` as a table (cells as in Markdown, an interval on a
+    second line under its value; numbers right-aligned; the first column and the header stay
+    in view when scrolling), for the Snakemake report, which shows HTML files inline. A frame
+    wider than :data:`HTML_MAX_COLUMNS` is split into several tables of near-equal width.
+    ``description`` (an HTML fragment, e.g. :func:`caption_html`) follows the tables."""
     from html import escape
 
     numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
     frame = _merge_intervals(frame)
     table = frame.reset_index() if frame.index.name else frame
-    kinds = ["number" if c in numeric else "text" for c in table.columns]
-    header = "".join(f'<th class="{k}">{escape(str(c))}</th>'
-                     for c, k in zip(table.columns, kinds, strict=True))
-    rows = []
-    for row in table.itertuples(index=False):
-        cells = _cells(row, table.columns) if len(table.columns) else []
-        rows.append("<tr>" + "".join(f'<td class="{k}">{escape(v)}</td>'
-                                     for v, k in zip(cells, kinds, strict=True)) + "</tr>")
+    groups = _column_groups(list(table.columns), numeric)
+    parts = []
+    for number, columns in enumerate(groups, start=1):
+        part = table[columns]
+        kinds = ["number" if c in numeric else "text" for c in columns]
+        header = "".join(f'<th class="{k}">{escape(str(c))}</th>'
+                         for c, k in zip(columns, kinds, strict=True))
+        rows = []
+        for row in part.itertuples(index=False):
+            cells = _cells(row, columns) if len(columns) else []
+            rows.append("<tr>" + "".join(_html_cell(v, k)
+                                         for v, k in zip(cells, kinds, strict=True)) + "</tr>")
+        label = f" ({number} of {len(groups)})" if len(groups) > 1 else ""
+        parts.append(f"<table>\n<caption>{escape(caption)}{label}</caption>\n"
+                     f"<thead><tr>{header}</tr></thead>\n<tbody>\n" + "\n".join(rows)
+                     + "\n</tbody>\n</table>\n")
     title = escape(caption)
+    body = "".join(parts)
+    if description:
+        body += f'<div class="caption">\n{description}</div>\n'
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{title}</title>\n<style>{_HTML_STYLE}</style>\n</head>\n<body>\n"
-            f"<table>\n<caption>{title}</caption>\n<thead><tr>{header}</tr></thead>\n"
-            f"<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n</body>\n</html>\n")
+            f"{body}</body>\n</html>\n")
 
 
-def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: str = "") -> None:
-    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.tex`` and ``.html`` beside ``csv_path``."""
+def figure_html(png_path: str | os.PathLike, *, title: str, description: str = "") -> str:
+    """A standalone HTML page showing the PNG (embedded) with its caption below, so that the
+    report shows a figure and its caption together."""
+    import base64
+    from html import escape
+
+    data = base64.b64encode(Path(png_path).read_bytes()).decode("ascii")
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{escape(title)}</title>\n<style>{_HTML_STYLE}</style>\n</head>\n<body>\n"
+            f'<figure>\n<img src="data:image/png;base64,{data}" alt="{escape(title)}">\n'
+            f'<figcaption class="caption">\n{description}</figcaption>\n</figure>\n'
+            "</body>\n</html>\n")
+
+
+def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: str = "",
+                description: str = "") -> None:
+    """Write ``frame`` as ``<stem>.csv``, ``.md``, ``.tex`` and ``.html`` beside ``csv_path``
+    (``description``: an HTML fragment shown under the HTML table, e.g. the report caption)."""
     from tomobench.atomic import write_text_atomic
 
     csv_path = Path(csv_path)
@@ -452,4 +551,5 @@ def write_table(frame: pd.DataFrame, csv_path: str | os.PathLike, *, caption: st
     write_text_atomic(stem.with_suffix(".md"), to_markdown(frame))
     write_text_atomic(stem.with_suffix(".tex"),
                        to_latex(frame, caption=caption, label=f"tab:{stem.name}"))
-    write_text_atomic(stem.with_suffix(".html"), to_html(frame, caption=caption))
+    write_text_atomic(stem.with_suffix(".html"),
+                      to_html(frame, caption=caption, description=description))
