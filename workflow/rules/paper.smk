@@ -34,6 +34,7 @@ rule table1_structures:
 rule table_particle_counts:
     input:
         unpack(test_particle_locations),
+        snr=snr_files,
     output:
         **table_outputs(2),
     log:
