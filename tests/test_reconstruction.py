@@ -220,3 +220,5 @@ def test_measured_snr_equals_the_snr_of_known_signal_and_noise():
         (volume[inside].var() - direct_noise.var()) / direct_noise.var(), rel=1e-3)
     assert measured["particle_voxels"]["voxels"] == int(inside.sum())
     assert 0.05 < measured["whole_tomogram"]["snr"] < 20
+    silent = snr_by_region(clean, np.zeros_like(clean), ice_planes=ice)  # no noise source on
+    assert silent["whole_tomogram"]["snr"] is None and silent["ice_slab"]["var_noise"] == 0

@@ -52,4 +52,4 @@ write_json(
     },
 )
 log.info("model %s: SNR %s", snakemake.wildcards.i,
-         {region: round(values["snr"], 4) for region, values in regions.items()})
+         {region: values["snr"] for region, values in regions.items()})

@@ -159,7 +159,7 @@ def particle_count_table(locations: Mapping[str, pd.DataFrame],
     if snr:
         frame = frame.astype(object)
         for row, region in ((SNR_ROW, "whole_tomogram"), (SNR_PARTICLES_ROW, "particle_voxels")):
-            frame.loc[row] = [float(snr[name][region]["snr"]) if name in snr else None
+            frame.loc[row] = [snr[name][region]["snr"] if name in snr else None
                               for name in locations] + [None]
     frame.index.name = "Class"
     return frame
@@ -179,14 +179,15 @@ def particle_counts_versus_paper(table2: pd.DataFrame,
         "paper (model_9)": pd.array([paper.get(c) for c in classes], dtype="Int64"),
     }, index=classes)
     if snr:
-        whole = {name: float(record["whole_tomogram"]["snr"]) for name, record in snr.items()}
+        whole = {name: record["whole_tomogram"]["snr"] for name, record in snr.items()
+                 if record["whole_tomogram"]["snr"] is not None}
         tests = [whole[name] for name in table2.columns if name in whole]
         low, high = published.SNR_RANGE
         frame = frame.astype(object)
         for row, ours, theirs in zip(
                 SNR_VERSUS_PAPER_ROWS,
-                (sum(tests) / len(tests) if tests else None, min(whole.values()),
-                 max(whole.values())),
+                (sum(tests) / len(tests) if tests else None, min(whole.values(), default=None),
+                 max(whole.values(), default=None)),
                 (published.SNR_TEST, low, high), strict=True):
             frame.loc[row] = [ours, theirs]
     frame.index.name = "Class"

@@ -59,7 +59,8 @@ def noise_reconstruction(
 
 
 def snr_of(noisy: np.ndarray, noise: np.ndarray) -> dict:
-    """Variances (float64) and SNRs of the voxels ``noisy`` and ``noise`` (same selection)."""
+    """Variances (float64) and SNRs of the voxels ``noisy`` and ``noise`` (same selection);
+    the SNRs are None without noise (no noise source on)."""
     noisy = np.asarray(noisy, dtype=np.float64)
     noise = np.asarray(noise, dtype=np.float64)
     var_noisy, var_noise = float(noisy.var()), float(noise.var())
@@ -69,9 +70,8 @@ def snr_of(noisy: np.ndarray, noise: np.ndarray) -> dict:
         "var_noisy": var_noisy,
         "var_noise": var_noise,
         "var_signal": var_signal,
-        "snr": var_signal / var_noise if var_noise > 0 else float("inf"),
-        "snr_noise_free": float((noisy - noise).var() / var_noise) if var_noise > 0
-        else float("inf"),
+        "snr": var_signal / var_noise if var_noise > 0 else None,
+        "snr_noise_free": float((noisy - noise).var() / var_noise) if var_noise > 0 else None,
     }
 
 
