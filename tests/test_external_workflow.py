@@ -257,3 +257,25 @@ def test_open_benchmark_overlay_command_and_submission_in_every_table(tiny_run, 
     assert pd.isna(table7.loc["ExampleSubmission", "Inference (s)"])  # made elsewhere: N/A
     for number, stem in ((9, "cumulative_f1"), (10, "f1_vs_weight")):
         assert (run / "paper" / f"figure{number}_{stem}.png").stat().st_size > 0
+
+
+@requires_structures
+def test_open_benchmark_overlay_plans_both_methods_on_the_default_benchmark(tmp_path):
+    """`make run CONFIG="config/config.yaml examples/open_benchmark/overlay.yaml"`, planned: the
+    committed submission covers the default test tomograms, and both methods are inputs of
+    every table and figure job."""
+    shutil.copytree(REPO_ROOT / "examples", tmp_path / "examples")
+    overlay = tmp_path / "examples" / "open_benchmark" / "overlay.yaml"
+    dry = snakemake(tmp_path, "-n", "--configfile", str(REPO_ROOT / "config" / "config.yaml"),
+                    str(overlay))
+    test_ids = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())[
+        "tomograms"]["test"]
+    jobs = planned_jobs(dry)
+    assert jobs.get("pick_submission") == len(test_ids) == jobs.get("pick_command"), jobs
+    evaluations = [f"results/default/evaluation/{method}/model_{i}.json"
+                   for method in ("ExamplePicker", "ExampleSubmission") for i in test_ids]
+    for rule in ("table_localization", "table_class_f1", "table_size_group_f1",
+                 "figure_cumulative_f1", "figure_f1_vs_weight", "figure_confusion_matrices"):
+        inputs = _job_inputs(dry, rule)
+        assert all(path in inputs for path in evaluations), (rule, inputs)
+    assert "benchmarks/train_command/ExamplePicker.tsv" in _job_inputs(dry, "table_timings")
