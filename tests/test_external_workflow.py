@@ -6,7 +6,9 @@ copick project) reproduces that method's Table 3 row; editing the picker reruns 
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -189,3 +191,91 @@ def test_submission_of_builtin_picks_gives_its_row(tiny_run, tmp_path):
     assert result.returncode == 1
     assert (f"tomobench: error: config key methods.DoG-copy.path: submitted/shrec/model_"
             f"{config['tomograms']['test'][0]}.txt not found") in result.stderr
+
+
+def _job_inputs(result, rule: str) -> str:
+    """The ``input:`` line of ``rule``'s job in a dry run's listing."""
+    text = result.stdout + result.stderr
+    match = re.search(rf"^rule {rule}:\n(?:    .*\n)*?    input: (.*)$", text, re.M)
+    assert match is not None, (rule, text[-3000:])
+    return match.group(1)
+
+
+@requires_structures
+@pytest.mark.slow
+def test_open_benchmark_overlay_command_and_submission_in_every_table(tiny_run, tmp_path):
+    """examples/open_benchmark/overlay.yaml on the tiny run, with the submission's folder made
+    as its README says (make_submission.py: the example picker outside the workflow): both
+    methods are inputs of every table and figure job, have intervals in Tables 3 and 4, rows
+    in Table 7, and the same picker gives the same Table 3 row either way."""
+    workdir = _copy_run(tiny_run, tmp_path / "run")
+    run = workdir / "results" / "test"
+    maker = workdir / "examples" / "open_benchmark" / "make_submission.py"
+    spec = importlib.util.spec_from_file_location("make_submission", maker)
+    make_submission = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_submission)
+    submitted = workdir / "submitted" / "example"
+    assert make_submission.main(["make_submission.py", str(run), str(submitted)]) == 0
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    test_ids = config["tomograms"]["test"]
+    assert sorted(p.name for p in submitted.iterdir()) == [f"model_{i}.txt" for i in test_ids]
+
+    overlay = yaml.safe_load((workdir / "examples/open_benchmark/overlay.yaml").read_text())
+    assert {e["kind"] for e in overlay["methods"].values()} == {"command", "submission"}
+    overlay["methods"]["ExampleSubmission"]["path"] = "submitted/example"
+    overlay_file = tmp_path / "open_benchmark_test.yaml"
+    overlay_file.write_text(yaml.safe_dump(overlay))
+
+    dry = _run(workdir, overlay_file, args=("-n",))
+    jobs = planned_jobs(dry)
+    assert jobs.get("train_command") == 1 and jobs.get("pick_submission") == len(test_ids), jobs
+    evaluations = [f"results/test/evaluation/{method}/model_{i}.json"
+                   for method in ("ExamplePicker", "ExampleSubmission") for i in test_ids]
+    for rule in ("table_localization", "table_class_f1", "table_size_group_f1",
+                 "figure_cumulative_f1", "figure_f1_vs_weight", "figure_confusion_matrices"):
+        inputs = _job_inputs(dry, rule)
+        assert all(path in inputs for path in evaluations), (rule, inputs)
+    picks = [f"results/test/picks/{method}/model_{test_ids[0]}.txt"
+             for method in ("ExamplePicker", "ExampleSubmission")]
+    assert all(path in _job_inputs(dry, "figure_central_slice") for path in picks)
+    assert "benchmarks/train_command/ExamplePicker.tsv" in _job_inputs(dry, "table_timings")
+
+    _run(workdir, overlay_file)
+    table3 = _table3(workdir)
+    table4 = pd.read_csv(run / "paper" / "table4_classification.csv", index_col=0)
+    table7 = pd.read_csv(run / "paper" / "table7_timings.csv", index_col=0)
+    for method in ("ExamplePicker", "ExampleSubmission"):
+        row = table3.loc[method]
+        assert row["F1_lo"] <= row["F1"] <= row["F1_hi"], method
+        assert table4.loc[method, "1BXN_lo"] <= table4.loc[method, "1BXN"] \
+            <= table4.loc[method, "1BXN_hi"], method
+        assert method in table7.index, method
+    # the same picker on the same tomograms, in the workflow or outside it
+    assert table3.loc["ExampleSubmission", POINT_COLUMNS].tolist() == \
+        table3.loc["ExamplePicker", POINT_COLUMNS].tolist()
+    assert table7.loc["ExamplePicker", "Inference (s)"] > 0
+    assert pd.isna(table7.loc["ExampleSubmission", "Inference (s)"])  # made elsewhere: N/A
+    for number, stem in ((9, "cumulative_f1"), (10, "f1_vs_weight")):
+        assert (run / "paper" / f"figure{number}_{stem}.png").stat().st_size > 0
+
+
+@requires_structures
+def test_open_benchmark_overlay_plans_both_methods_on_the_default_benchmark(tmp_path):
+    """`make run CONFIG="config/config.yaml examples/open_benchmark/overlay.yaml"`, planned: the
+    committed submission covers the default test tomograms, and both methods are inputs of
+    every table and figure job."""
+    shutil.copytree(REPO_ROOT / "examples", tmp_path / "examples")
+    overlay = tmp_path / "examples" / "open_benchmark" / "overlay.yaml"
+    dry = snakemake(tmp_path, "-n", "--configfile", str(REPO_ROOT / "config" / "config.yaml"),
+                    str(overlay))
+    test_ids = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())[
+        "tomograms"]["test"]
+    jobs = planned_jobs(dry)
+    assert jobs.get("pick_submission") == len(test_ids) == jobs.get("pick_command"), jobs
+    evaluations = [f"results/default/evaluation/{method}/model_{i}.json"
+                   for method in ("ExamplePicker", "ExampleSubmission") for i in test_ids]
+    for rule in ("table_localization", "table_class_f1", "table_size_group_f1",
+                 "figure_cumulative_f1", "figure_f1_vs_weight", "figure_confusion_matrices"):
+        inputs = _job_inputs(dry, rule)
+        assert all(path in inputs for path in evaluations), (rule, inputs)
+    assert "benchmarks/train_command/ExamplePicker.tsv" in _job_inputs(dry, "table_timings")

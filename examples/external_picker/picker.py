@@ -111,14 +111,14 @@ def train(manifest: dict) -> None:
             found.append((int(label), float(score), true_classes[near[0]] if near else None))
     thresholds, relabel = {}, {}
     for index, name in enumerate(names):
-        mine = sorted((s, hit) for label, s, hit in found if label == index)
-        best, best_gain = np.inf, 0
-        for k, (score, _) in enumerate(mine):
-            kept = mine[k:]
-            gain = sum(1 if hit else -1 for _, hit in kept)
-            if gain > best_gain:
-                best, best_gain = score, gain
-        thresholds[name] = best
+        # by score only: equal scores keep their order (a hit class may be None)
+        mine = sorted(((s, hit) for label, s, hit in found if label == index),
+                      key=lambda pair: pair[0])
+        # gain of threshold mine[k]: hits minus false picks among mine[k:] (suffix sums); the
+        # lowest threshold of the largest positive gain, else none kept (infinite threshold)
+        gains = np.cumsum([1 if hit else -1 for _, hit in reversed(mine)])[::-1]
+        best_k = int(np.argmax(gains)) if len(mine) else -1
+        thresholds[name] = mine[best_k][0] if best_k >= 0 and gains[best_k] > 0 else np.inf
         hits = [hit for _, hit in mine if hit]
         relabel[name] = max(set(hits), key=hits.count) if hits else name
     model = {"sign": sign, "thresholds": thresholds, "relabel": relabel}
