@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from tomobench.classes import SPHERE_RADIUS_NM
 from tomobench.errors import InputError
+from tomobench.methods.kinds import ENTRY_KEYS
 from tomobench.methods.peaks import (
     ball_offsets,
     greedy_peaks,
@@ -59,8 +60,8 @@ CALIBRATION_SEARCH_RADIUS_VOXELS = 2.0
 
 def dog_options(params: dict) -> dict:
     """The parameters of a ``dog`` method entry over the defaults (unknown keys:
-    ``InputError``; ``kind`` and ``paper_name`` are not options)."""
-    given = {k: v for k, v in params.items() if k not in ("kind", "paper_name")}
+    ``InputError``; the :data:`~tomobench.methods.kinds.ENTRY_KEYS` are not options)."""
+    given = {k: v for k, v in params.items() if k not in ENTRY_KEYS}
     unknown = sorted(set(given) - set(DOG_DEFAULTS))
     if unknown:
         raise InputError(f"methods.<DoG>: unknown keys {unknown}; known: {sorted(DOG_DEFAULTS)}")
