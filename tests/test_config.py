@@ -209,3 +209,23 @@ def test_nested_config_override_through_snakemake_dry_run(tmp_path):
                      configfile=test_yaml)
     assert planned_jobs(good)["reconstruct"] == 4
     assert not any(tmp_path.rglob("*.mrc"))  # a dry run
+
+
+def test_one_default_evaluation_mode(schema_defaults):
+    """The package's scoring functions, the CLI and the workflow's schema score alike."""
+    import inspect
+
+    from tomobench.cli import build_parser
+    from tomobench.evaluation.shrec import (
+        DEFAULT_MODE,
+        evaluate_picks,
+        evaluate_submission,
+        score_picks,
+    )
+
+    assert schema_defaults["evaluation"]["mode"] == DEFAULT_MODE == "corrected"
+    for function in (score_picks, evaluate_picks, evaluate_submission):
+        assert inspect.signature(function).parameters["mode"].default == DEFAULT_MODE
+    arguments = build_parser().parse_args(["evaluate", "--truth", "t", "--picks", "p",
+                                           "--out", "o"])
+    assert arguments.mode == DEFAULT_MODE
