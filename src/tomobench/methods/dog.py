@@ -34,6 +34,8 @@ from scipy import ndimage
 
 from tomobench.classes import SPHERE_RADIUS_NM
 from tomobench.errors import InputError
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth
 from tomobench.methods.kinds import ENTRY_KEYS
 from tomobench.methods.peaks import (
     ball_offsets,
@@ -313,9 +315,6 @@ THRESHOLD_GRID = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 
 def _threshold_scores(tomograms, occupancies, voxel_size_nm, classes, options, classifier):
     """``[[threshold, localisation F1], ...]`` over ``THRESHOLD_GRID`` on annotated tomograms."""
-    from tomobench.evaluation.shrec import score_picks
-    from tomobench.evaluation.truth import GroundTruth
-
     counts = np.zeros((len(THRESHOLD_GRID), 3))  # TP, FP, FN per threshold
     for (volume, locations), occupancy in zip(tomograms, occupancies, strict=True):
         truth = GroundTruth(tuple(locations["class_name"]),
