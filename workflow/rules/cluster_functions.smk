@@ -42,7 +42,7 @@ def check_slurm_jobs():
     check_schedulable(requests)
 
 
-# --- Memory (MB) each rule asks for: tomobench.resources (the model, its measurements) ------
+# --- Memory (MB) of each job, from tomobench.resources (the model and its measurements) ---
 
 
 def _memory(model):
