@@ -80,7 +80,7 @@ def main() -> None:
 
         def full_evaluation():
             truth = load_ground_truth_folder(folder)
-            return evaluate_submission(truth, picks)
+            return evaluate_submission(truth, picks, mode="published")
 
         result = full_evaluation()
         truth = load_ground_truth_folder(folder)
@@ -88,9 +88,11 @@ def main() -> None:
         print(f"512^3 mask, {len(truth.class_names)} particles, {loc['lines']} picks: "
               f"TP {loc['TP']} FP {loc['FP']} FN {loc['FN']} F1 {loc['F1']:.4f}")
         evaluation_s = median_seconds(full_evaluation, args.repeats)
-        scoring_s = median_seconds(lambda: evaluate_submission(truth, picks), args.repeats)
+        scoring_s = median_seconds(
+            lambda: evaluate_submission(truth, picks, mode="published"), args.repeats)
         no_bootstrap_s = median_seconds(
-            lambda: evaluate_submission(truth, picks, bootstrap_resamples=0), args.repeats)
+            lambda: evaluate_submission(truth, picks, bootstrap_resamples=0, mode="published"),
+            args.repeats)
         dilation_s = median_seconds(lambda: dilate_occupancy(truth.occupancy),
                                     max(1, args.repeats // 2))
         print(f"full evaluation (read mask + list, score, CZII): median {evaluation_s:.3f} s "

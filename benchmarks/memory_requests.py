@@ -3,7 +3,7 @@
 Runs ``snakemake -n --forceall`` in the run's working directory to list each job's ``mem_mb``
 and benchmark TSV, reads the peak resident memory (``max_rss``) the job recorded there, and
 prints per rule: jobs, largest peak (MB), its request (MB) and the largest peak/request ratio.
-A ratio near or above 1 means the memory model of workflow/rules/cluster_functions.smk is too
+A ratio near or above 1 means the memory model of tomobench.resources is too
 small for that rule (a SLURM job would be killed). Run after a complete run, e.g.:
 
     .venv/bin/snakemake --cores 2 --directory /tmp/run --configfile config/config.yaml

@@ -9,9 +9,11 @@ import yaml
 from snakemake.utils import validate as fill_schema_defaults
 
 from tomobench.config import microscope, scene_parameters, tilt_series_settings
-from tomobench.methods.dog import DOG_DEFAULTS
-from tomobench.methods.external import COMMAND_DEFAULTS, SUBMISSION_DEFAULTS
+from tomobench.errors import InputError
+from tomobench.methods.dog import DOG_DEFAULTS, dog_options
+from tomobench.methods.external import COMMAND_DEFAULTS, SUBMISSION_DEFAULTS, command_settings
 from tomobench.methods.kinds import (
+    ENTRY_KEYS,
     FAMILIES,
     LEARNING_KINDS,
     METHOD_KINDS,
@@ -19,7 +21,11 @@ from tomobench.methods.kinds import (
     TEMPLATE_MATCHING_KINDS,
     kinds_of,
 )
-from tomobench.methods.template_matching import EXTRACTION_DEFAULTS, SEARCH_DEFAULTS
+from tomobench.methods.template_matching import (
+    EXTRACTION_DEFAULTS,
+    SEARCH_DEFAULTS,
+    extraction_settings,
+)
 from tomobench.paper.published import PAPER_METHODS
 from tomobench.simulation.ctf import Microscope
 from tomobench.simulation.scene import SceneParameters
@@ -29,8 +35,6 @@ from .conftest import planned_jobs, snakemake
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
-#: Keys of a method entry that are not parameters of its kind.
-ENTRY_KEYS = {"kind", "paper_name"}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +65,7 @@ def test_template_matching_search_defaults_are_the_schema_defaults(schema_defaul
 
 
 def _parameter_keys(definition: str) -> set[str]:
-    return set(SCHEMA["$defs"][definition]["properties"]) - ENTRY_KEYS
+    return set(SCHEMA["$defs"][definition]["properties"]) - set(ENTRY_KEYS)
 
 
 def test_method_parameter_tables_list_the_schema_keys():
@@ -70,6 +74,52 @@ def test_method_parameter_tables_list_the_schema_keys():
     assert set(EXTRACTION_DEFAULTS) == _parameter_keys("template_matching_extraction")
     assert set(COMMAND_DEFAULTS) == _parameter_keys("command")
     assert set(SUBMISSION_DEFAULTS) == _parameter_keys("submission")
+
+
+#: Per family with a parser of its entries: the schema definition, the parser (entry -> its
+#: settings) and the parameter table whose keys it accepts.
+ENTRY_PARSERS = {
+    "dog": ("dog", dog_options, DOG_DEFAULTS),
+    "tm": ("template_matching_extraction", lambda e: extraction_settings("tm", e),
+           EXTRACTION_DEFAULTS),
+    "tm_f": ("template_matching_extraction", lambda e: extraction_settings("tm_f", e),
+             EXTRACTION_DEFAULTS),
+    "command": ("command", command_settings, COMMAND_DEFAULTS),
+}
+
+
+@pytest.mark.parametrize("kind", list(ENTRY_PARSERS))
+def test_method_parsers_accept_exactly_the_schema_keys(kind):
+    """An entry with every key its schema definition allows (kind and paper_name included)
+    parses; a key outside the schema is refused by name. (The schema once accepted a
+    ``paper_name`` on a ``tm`` entry that the extraction then rejected.)"""
+    definition, parse, table = ENTRY_PARSERS[kind]
+    schema_keys = set(SCHEMA["$defs"][definition]["properties"])
+    assert schema_keys == set(table) | set(ENTRY_KEYS)
+    entry = {**table, "kind": kind, "paper_name": "My picker"}
+    assert set(entry) == schema_keys
+    settings = parse(entry)
+    assert settings == table  # the entry keys are no parameters
+    with pytest.raises(InputError, match="not_a_key"):
+        parse({**entry, "not_a_key": 1})
+
+
+@pytest.mark.parametrize("kind", LEARNING_KINDS)
+def test_learning_entries_parse_with_every_key_of_their_kind(kind):
+    """A learning entry's own parser (run by the config checks before any job) accepts its
+    kind's every training and inference key, all of them schema keys, and refuses others."""
+    from tomobench.methods.learning import get_kind
+    from tomobench.methods.learning.training import check_method_parameters
+
+    registered = get_kind(kind)
+    training, inference = registered.training_params(None), registered.inference_params(None)
+    learning = SCHEMA["$defs"]["learning"]["properties"]
+    assert set(learning) == set(ENTRY_KEYS) | {"training", "inference"}
+    assert set(training) <= set(learning["training"]["properties"])
+    assert set(inference) <= set(learning["inference"]["properties"])
+    check_method_parameters(kind, training, inference, "methods.x")
+    with pytest.raises(InputError, match="methods.x.training: unknown keys"):
+        check_method_parameters(kind, {**training, "not_a_key": 1}, inference, "methods.x")
 
 
 def test_learning_parameters_are_the_schema_keys():
@@ -159,3 +209,23 @@ def test_nested_config_override_through_snakemake_dry_run(tmp_path):
                      configfile=test_yaml)
     assert planned_jobs(good)["reconstruct"] == 4
     assert not any(tmp_path.rglob("*.mrc"))  # a dry run
+
+
+def test_one_default_evaluation_mode(schema_defaults):
+    """The package's scoring functions, the CLI and the workflow's schema score alike."""
+    import inspect
+
+    from tomobench.cli import build_parser
+    from tomobench.evaluation.shrec import (
+        DEFAULT_MODE,
+        evaluate_picks,
+        evaluate_submission,
+        score_picks,
+    )
+
+    assert schema_defaults["evaluation"]["mode"] == DEFAULT_MODE == "corrected"
+    for function in (score_picks, evaluate_picks, evaluate_submission):
+        assert inspect.signature(function).parameters["mode"].default == DEFAULT_MODE
+    arguments = build_parser().parse_args(["evaluate", "--truth", "t", "--picks", "p",
+                                           "--out", "o"])
+    assert arguments.mode == DEFAULT_MODE

@@ -82,7 +82,7 @@ def truth():
 
 
 def test_documented_fixture_reproduces_the_organisers_numbers(truth):
-    result = score_picks(truth, fixture_picks())
+    result = score_picks(truth, fixture_picks(), mode="published")
     loc = result["localization"]
     assert (loc["RR"], loc["N"]) == (22, 15)
     assert (loc["TP"], loc["FP"], loc["FN"], loc["MH"], loc["RO"]) == (13, 4, 1, 2, 2)
@@ -109,7 +109,7 @@ def test_documented_fixture_reproduces_the_organisers_numbers(truth):
 def test_variant_4v94_label_moves_hit_to_background(truth):
     picks = fixture_picks()
     picks.loc[1, "class_name"] = "4v94"  # the 4CR2 hit
-    result = score_picks(truth, picks)
+    result = score_picks(truth, picks, mode="published")
     assert result["localization"]["TP"] == 13
     labels = result["classification"]["labels"]
     matrix = np.array(result["classification"]["matrix"])
@@ -121,7 +121,7 @@ def test_variant_4v94_label_moves_hit_to_background(truth):
 def test_variant_unknown_first_hit_label_is_handled_not_a_crash(truth, label):
     picks = fixture_picks()
     picks.loc[1, "class_name"] = label  # the organisers' script: KeyError
-    result = score_picks(truth, picks)
+    result = score_picks(truth, picks, mode="published")
     assert result["localization"]["TP"] == 13
     labels = result["classification"]["labels"]
     matrix = np.array(result["classification"]["matrix"])
@@ -142,7 +142,7 @@ def test_corrected_mode_resolves_labels_case_insensitively(truth):
 def test_variant_nothing_missed_is_scored_not_a_crash(truth):
     picks = pd.concat([fixture_picks(), pd.DataFrame(
         [("1S3X", 450, 450, 250)], columns=["class_name", "x", "y", "z"])], ignore_index=True)
-    result = score_picks(truth, picks)
+    result = score_picks(truth, picks, mode="published")
     loc = result["localization"]
     assert (loc["TP"], loc["FN"], loc["RR"]) == (14, 0, 23)
     assert loc["recall"] == pytest.approx(14 / 15)  # vesicle still in the denominator (Q3)
@@ -169,7 +169,7 @@ def perfect_picks(rows):
 def test_perfect_picks_give_f1_one():
     rows = [r for r in fixture_truth_rows() if r[0] not in ("vesicle", "4V94")]
     truth = fixture_truth(rows)
-    result = score_picks(truth, perfect_picks(rows))
+    result = score_picks(truth, perfect_picks(rows), mode="published")
     loc = result["localization"]
     assert (loc["TP"], loc["FP"], loc["FN"], loc["F1"], loc["AD"]) == (14, 0, 0, 1.0, 0.0)
     per_class = result["classification"]["per_class"]
@@ -178,7 +178,7 @@ def test_perfect_picks_give_f1_one():
 
 def test_perfect_picks_with_vesicles_show_the_published_denominator(truth):
     rows = fixture_truth_rows()
-    published = score_picks(truth, perfect_picks(rows))["localization"]
+    published = score_picks(truth, perfect_picks(rows), mode="published")["localization"]
     corrected = score_picks(truth, perfect_picks(rows), mode="corrected")["localization"]
     assert published["recall"] == pytest.approx(14 / 15) and published["F1"] < 1
     assert corrected["F1"] == 1.0
@@ -187,22 +187,22 @@ def test_perfect_picks_with_vesicles_show_the_published_denominator(truth):
 def test_picks_outside_every_particle_score_zero(truth):
     picks = perfect_picks(fixture_truth_rows())
     picks["z"] = 400  # far above the particle layer at z = 250
-    loc = score_picks(truth, picks)["localization"]
+    loc = score_picks(truth, picks, mode="published")["localization"]
     assert (loc["TP"], loc["FP"], loc["F1"], loc["recall"], loc["precision"]) == (0, 14, 0, 0, 0)
     assert math.isnan(loc["AD"])
 
 
 def test_empty_submission_scores_zero(truth):
     empty = pd.DataFrame(columns=["class_name", "x", "y", "z"])
-    loc = score_picks(truth, empty)["localization"]
+    loc = score_picks(truth, empty, mode="published")["localization"]
     assert (loc["RR"], loc["TP"], loc["FN"], loc["F1"]) == (0, 0, 14, 0)
 
 
 def test_duplicates_lower_precision_only(truth):
     picks = fixture_picks()
     doubled = pd.concat([picks, picks.iloc[:5]], ignore_index=True)
-    base = score_picks(truth, picks)["localization"]
-    dup = score_picks(truth, doubled)["localization"]
+    base = score_picks(truth, picks, mode="published")["localization"]
+    dup = score_picks(truth, doubled, mode="published")["localization"]
     for key in ("TP", "FP", "FN", "recall", "AD"):
         assert dup[key] == base[key]
     assert dup["precision"] < base["precision"] and dup["RR"] == base["RR"] + 5
@@ -213,10 +213,10 @@ def test_first_hit_decides_class_and_distance(truth):
     x = 60 + 30 * 4  # 3CF3
     picks = pd.DataFrame([("1QVR", x + 3, 300, 250), ("3CF3", x, 300, 250)],
                          columns=["class_name", "x", "y", "z"])
-    result = score_picks(truth, picks)
+    result = score_picks(truth, picks, mode="published")
     assert result["localization"]["AD"] == 3.0
     assert result["classification"]["per_class"]["3CF3"]["TP"] == 0
-    reversed_result = score_picks(truth, picks.iloc[::-1].reset_index(drop=True))
+    reversed_result = score_picks(truth, picks.iloc[::-1].reset_index(drop=True), mode="published")
     assert reversed_result["localization"]["AD"] == 0.0
 
 
@@ -226,7 +226,7 @@ def test_rounding_is_half_to_even_and_bounds_follow_the_shape():
     picks = pd.DataFrame([("1BXN", 11.5, 10, 10), ("1BXN", 12.5, 10, 10),
                           ("1BXN", 19.4, 10, 10), ("1BXN", 19.5, 10, 10)],
                          columns=["class_name", "x", "y", "z"])
-    result = score_picks(truth, picks)
+    result = score_picks(truth, picks, mode="published")
     # 11.5 -> 12 (hit via dilation), 12.5 -> 12 (hit), 19.4 -> 19 in bounds, 19.5 -> 20 clipped
     assert result["localization"]["TP"] == 1 and result["localization"]["MH"] == 1
     assert result["localization"]["RO"] == 1 and result["localization"]["FP"] == 2
@@ -282,13 +282,14 @@ def test_cube_and_slab_releases_give_identical_scores(release_folders):
     assert (cube.z_offset, slab.z_offset) == (0, 166)
     assert cube.volume_shape == slab.volume_shape == SHAPE
     picks = release_folders / "picks.txt"
-    cube_result = evaluate_submission(cube, picks)
-    slab_result = evaluate_submission(slab, picks)
+    cube_result = evaluate_submission(cube, picks, mode="published")
+    slab_result = evaluate_submission(slab, picks, mode="published")
     for key in ("localization", "classification", "czii"):
         assert cube_result[key] == slab_result[key]
     assert cube_result["localization"]["TP"] == 13
     explicit = load_ground_truth_folder(release_folders / "slab", slab_offset=166)
-    assert evaluate_submission(explicit, picks)["localization"] == cube_result["localization"]
+    explicit_result = evaluate_submission(explicit, picks, mode="published")
+    assert explicit_result["localization"] == cube_result["localization"]
 
 
 def test_slab_release_with_slab_frame_coordinates(tmp_path, truth):
@@ -296,14 +297,14 @@ def test_slab_release_with_slab_frame_coordinates(tmp_path, truth):
     write_truth_folder(tmp_path / "slab", rows, truth.occupancy[166:346])
     slab = load_ground_truth_folder(tmp_path / "slab", slab_offset=166)
     assert slab.centres_zyx[0, 0] == 250
-    assert score_picks(slab, fixture_picks())["localization"]["TP"] == 13
+    assert score_picks(slab, fixture_picks(), mode="published")["localization"]["TP"] == 13
 
 
 def test_columns_after_z_are_ignored_as_by_the_organisers(tmp_path, release_folders):
     picks = tmp_path / "angles.txt"
     picks.write_text("1BXN 150 300 250 12.5 90.0 45.0\n1BXN 151 300 250 model-a note\n")
     truth = load_ground_truth_folder(release_folders / "cube")
-    loc = evaluate_submission(truth, picks)["localization"]
+    loc = evaluate_submission(truth, picks, mode="published")["localization"]
     assert (loc["RR"], loc["TP"], loc["MH"]) == (2, 1, 1)
 
 
@@ -312,7 +313,7 @@ def test_bad_inputs_name_file_and_line(tmp_path, release_folders):
     bad.write_text("1BXN 1 2 3\n1BXN 4 five 6\n")
     truth = load_ground_truth_folder(release_folders / "cube")
     with pytest.raises(InputError, match=r"bad.txt:2"):
-        evaluate_submission(truth, bad)
+        evaluate_submission(truth, bad, mode="published")
     with pytest.raises(InputError, match="not found"):
         load_ground_truth_folder(tmp_path / "missing")
     folder = tmp_path / "unknown"

@@ -334,8 +334,10 @@ def _check_submission(tomograms: dict, where: str, params: dict) -> None:
 
 
 def _check_template_matching(config: dict, where: str, params: dict) -> None:
+    from tomobench.methods.template_matching.pipeline import extraction_settings
     from tomobench.methods.template_matching.templates import integer_factor
 
+    extraction_settings(params["kind"], params, f"config key {where}")
     search_nm = config["template_matching"]["search_voxel_size_nm"]
     integer_factor(search_nm, config["tomograms"]["voxel_size_nm"],
                    "config key template_matching.search_voxel_size_nm")

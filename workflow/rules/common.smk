@@ -1,5 +1,6 @@
 # Configuration loading and validation, derived lists, wildcard constraints and input functions
-# shared by every stage. All Python of the workflow lives here (rules stay declarative).
+# shared by every stage. Rules stay declarative: their Python lives here and in the
+# <stage>_functions.smk file each stage includes (cluster_functions.smk: resources).
 import os
 import re
 import sys

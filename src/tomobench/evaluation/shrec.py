@@ -50,6 +50,8 @@ from tomobench.particles import read_picks
 from tomobench.seeding import rng
 
 MODES = ("published", "corrected")
+#: The mode of the workflow (schema ``evaluation.mode``), the CLI and these functions.
+DEFAULT_MODE = "corrected"
 #: Class names of the scoring label map (index = class id), background included.
 SCORED_LABEL_IDS = {n: i for n, i in CLASS_ID.items() if n not in EXCLUDED_CLASSES}
 
@@ -74,7 +76,7 @@ def _harmonic_mean(recall: float, precision: float) -> float:
     return 0.0
 
 
-def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "published") -> dict:
+def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = DEFAULT_MODE) -> dict:
     """Score a submission against a ground truth, as the SHREC 2021 script.
 
     Parameters
@@ -84,7 +86,7 @@ def score_picks(truth: GroundTruth, picks: pd.DataFrame, *, mode: str = "publish
     picks : DataFrame
         Columns ``class_name, x, y, z`` (voxels, evaluation frame), in submission order.
     mode : {"published", "corrected"}
-        See the module docstring.
+        See the module docstring; default :data:`DEFAULT_MODE` (``corrected``).
 
     Returns
     -------
@@ -222,7 +224,7 @@ def evaluate_submission(
     truth: GroundTruth,
     picks_path: str | os.PathLike,
     *,
-    mode: str = "published",
+    mode: str = DEFAULT_MODE,
     czii_radius_fraction: float = 0.5,
     czii_beta: float = 4.0,
     fiducial_radius_nm: float | None = None,
@@ -248,7 +250,7 @@ def evaluate_picks(
     picks: pd.DataFrame,
     *,
     source: str,
-    mode: str = "published",
+    mode: str = DEFAULT_MODE,
     czii_radius_fraction: float = 0.5,
     czii_beta: float = 4.0,
     fiducial_radius_nm: float | None = None,

@@ -34,6 +34,9 @@ from scipy import ndimage
 
 from tomobench.classes import SPHERE_RADIUS_NM
 from tomobench.errors import InputError
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth
+from tomobench.methods.kinds import ENTRY_KEYS
 from tomobench.methods.peaks import (
     ball_offsets,
     greedy_peaks,
@@ -59,8 +62,8 @@ CALIBRATION_SEARCH_RADIUS_VOXELS = 2.0
 
 def dog_options(params: dict) -> dict:
     """The parameters of a ``dog`` method entry over the defaults (unknown keys:
-    ``InputError``; ``kind`` and ``paper_name`` are not options)."""
-    given = {k: v for k, v in params.items() if k not in ("kind", "paper_name")}
+    ``InputError``; the :data:`~tomobench.methods.kinds.ENTRY_KEYS` are not options)."""
+    given = {k: v for k, v in params.items() if k not in ENTRY_KEYS}
     unknown = sorted(set(given) - set(DOG_DEFAULTS))
     if unknown:
         raise InputError(f"methods.<DoG>: unknown keys {unknown}; known: {sorted(DOG_DEFAULTS)}")
@@ -312,9 +315,6 @@ THRESHOLD_GRID = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0)
 
 def _threshold_scores(tomograms, occupancies, voxel_size_nm, classes, options, classifier):
     """``[[threshold, localisation F1], ...]`` over ``THRESHOLD_GRID`` on annotated tomograms."""
-    from tomobench.evaluation.shrec import score_picks
-    from tomobench.evaluation.truth import GroundTruth
-
     counts = np.zeros((len(THRESHOLD_GRID), 3))  # TP, FP, FN per threshold
     for (volume, locations), occupancy in zip(tomograms, occupancies, strict=True):
         truth = GroundTruth(tuple(locations["class_name"]),

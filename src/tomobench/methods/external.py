@@ -25,6 +25,7 @@ import pandas as pd
 
 from tomobench.classes import BY_NAME, CLASS_ID
 from tomobench.errors import InputError
+from tomobench.methods.kinds import ENTRY_KEYS
 
 #: Parameters of a ``kind: command`` entry and their defaults (the schema lists these keys).
 COMMAND_DEFAULTS = {
@@ -109,8 +110,14 @@ def command_files(template: str, root: str | os.PathLike = ".") -> list[str]:
 
 
 def command_settings(entry: Mapping) -> dict:
-    """A ``kind: command`` entry with :data:`COMMAND_DEFAULTS` filled in."""
-    return {**COMMAND_DEFAULTS, **{k: v for k, v in entry.items() if k in COMMAND_DEFAULTS}}
+    """A ``kind: command`` entry with :data:`COMMAND_DEFAULTS` filled in (``InputError`` for
+    a key that is neither a parameter nor one of :data:`~tomobench.methods.kinds.ENTRY_KEYS`)."""
+    given = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+    unknown = sorted(set(given) - set(COMMAND_DEFAULTS))
+    if unknown:
+        raise InputError(f"methods.<command>: unknown keys {unknown}; known: "
+                         f"{sorted(COMMAND_DEFAULTS)}")
+    return {**COMMAND_DEFAULTS, **given}
 
 
 def wrapper_script(command: str, *, what: str, stage: str, log: str,

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 #: Families of kinds; each has its own rules and config section in the schema ``$defs``.
 FAMILIES = ("dog", "template_matching", "learning", "command", "submission")
+#: Keys every method entry may carry that are no parameter of its kind (each family's parser
+#: accepts and ignores them; the schema lists them in every ``$defs`` entry).
+ENTRY_KEYS = ("kind", "paper_name")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ import torch
 from tomobench.atomic import atomic_path
 from tomobench.classes import CLASS_ID
 from tomobench.errors import InputError
+from tomobench.evaluation.bootstrap import Units, point_estimates
+from tomobench.evaluation.shrec import score_picks
+from tomobench.evaluation.truth import GroundTruth
 from tomobench.methods.learning.data import (
     ClassTable,
     PatchSampler,
@@ -447,8 +450,6 @@ def train(
 
 def validation_truth(tomogram: TomogramData):
     """The SHREC ground truth of an annotated tomogram (for scoring picks on it)."""
-    from tomobench.evaluation.truth import GroundTruth
-
     frame = tomogram.particles
     return GroundTruth(
         class_names=tuple(frame["class_name"]),
@@ -473,9 +474,6 @@ def tune_postprocessing(checkpoint: dict, tomograms: list[TomogramData],
     Returns ``(best parameters, [{parameters, localization_F1, class_F1, score}, ...])``.
     """
     from itertools import product
-
-    from tomobench.evaluation.bootstrap import Units, point_estimates
-    from tomobench.evaluation.shrec import score_picks
 
     kind = get_kind(checkpoint["kind"])
     table = ClassTable(tuple(checkpoint["class_ids"]))

@@ -21,6 +21,7 @@ from tomobench.backend import array_module
 from tomobench.errors import InputError
 from tomobench.fourier import missing_wedge
 from tomobench.io import read_json, write_json
+from tomobench.methods.kinds import ENTRY_KEYS
 from tomobench.methods.log_fiducials import pick_fiducials
 from tomobench.methods.template_matching import angles as angle_sets
 from tomobench.methods.template_matching.correlation import LocalCorrelation, SearchResult
@@ -77,10 +78,22 @@ EXTRACTION_DEFAULTS = {
 
 
 def _settings(given: dict, defaults: dict, section: str) -> dict:
-    unknown = sorted(set(given) - set(defaults) - {"kind"})
+    """``defaults`` overlaid with ``given`` (a method entry's ``kind`` and ``paper_name`` are
+    ignored); ``InputError`` naming ``section`` for an unknown key."""
+    given = {k: v for k, v in given.items() if k not in ENTRY_KEYS}
+    unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise InputError(f"{section}: unknown keys {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **{k: v for k, v in given.items() if k != "kind"}}
+    return {**defaults, **given}
+
+
+def extraction_settings(kind: str, params: dict, where: str | None = None) -> dict:
+    """The extraction parameters of a ``tm`` / ``tm_f`` method entry over
+    :data:`EXTRACTION_DEFAULTS` (``InputError`` naming ``where`` for another kind or an
+    unknown key)."""
+    if kind not in ("tm", "tm_f"):
+        raise InputError(f"template-matching extraction kind must be tm or tm_f, got {kind!r}")
+    return _settings(params, EXTRACTION_DEFAULTS, where or f"methods.<{kind}>")
 
 
 def search_class(tomogram: np.ndarray, tomogram_voxel_nm: float, potential: np.ndarray,
@@ -214,9 +227,7 @@ def extract_picks(searches: list[ClassSearch], tomogram: np.ndarray | None, kind
     ``params["fiducials"]``. Returns the picks (``class_name, x, y, z, score`` in tomogram
     voxels) and a per-class report of the thresholds.
     """
-    if kind not in ("tm", "tm_f"):
-        raise InputError(f"template-matching extraction kind must be tm or tm_f, got {kind!r}")
-    params = _settings(params, EXTRACTION_DEFAULTS, f"methods.<{kind}>")
+    params = extraction_settings(kind, params)
     candidates, report = [], {}
     for search in searches:
         frame, info = class_candidates(
