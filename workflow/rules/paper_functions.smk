@@ -87,14 +87,20 @@ def paper_outputs(name):
     its caption) of run ``name``."""
     files = []
     for number, (stem, _) in TABLES.items():
+        if f"table{number}" in SKIPPED_OUTPUTS:
+            continue
         for _, suffix, _ in table_versions(number):
             files += [
                 f"results/{name}/paper/{stem}{suffix}.{ext}" for ext in TABLE_FORMATS
             ]
-    for stem, _ in FIGURES.values():
+    for number, (stem, _) in FIGURES.items():
+        if f"figure{number}" in SKIPPED_OUTPUTS:
+            continue
         files += [
             f"results/{name}/paper/{stem}.{ext}" for ext in ("png", "pdf", "html")
         ]
+    if SKIPPED_OUTPUTS:
+        files.append(f"results/{name}/paper/skipped_outputs.md")
     return files
 
 

@@ -106,7 +106,8 @@ def combine_evaluations(results: Sequence[dict], resamples: int = 0,
                 for key in c:
                     c[key] += int(s[key])
         combined["czii"] = czii_from_counts(czii_counts, czii_blocks[0]["beta"],
-                                            czii_blocks[0]["radius_fraction"])
+                                            czii_blocks[0]["radius_fraction"],
+                                            weights=czii_blocks[0].get("weights"))
     return combined
 
 
