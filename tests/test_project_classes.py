@@ -3,6 +3,7 @@ config check, the class table carried through import and scoring, balls of each 
 as labels, the CZII weighted F-beta, and a dry run that plans the right jobs and skips the paper
 outputs the project lacks facts for."""
 
+import json
 import math
 
 import numpy as np
@@ -220,3 +221,56 @@ def test_skipped_outputs_say_why(project):
     assert "not carried yet" in project_classes.skipped_outputs(heavy)["table5"]
     # a SHREC source (or a copick project of SHREC classes) skips nothing
     assert project_classes.skipped_outputs(()) == {}
+
+
+@pytest.mark.slow
+def test_dog_and_controls_end_to_end_on_a_read_only_project(project, tmp_path):
+    """The whole workflow on the CZII-style project (DoG, oracle, random): the oracle scores 1
+    (SHREC F1 and the CZII weighted F-beta), the skipped outputs are absent and listed, the
+    project is left byte for byte as it was."""
+    import hashlib
+    import os
+    import stat
+
+    folder = project.parent
+
+    def checksums():
+        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    before = checksums()
+    weights = {"beta-amylase": {"czii_weight": 0}}
+    path = tmp_path / "czii.yaml"
+    path.write_text(yaml.safe_dump(_config(project, objects=weights)))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    paths = [folder, *folder.rglob("*")]
+    modes = {p: p.stat().st_mode for p in paths}
+    for p in paths:
+        os.chmod(p, modes[p] & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        snakemake(workdir, configfile=path)
+    finally:
+        for p in paths:
+            os.chmod(p, modes[p])
+    assert checksums() == before
+    run = workdir / "results" / "czii"
+    oracle = json.loads((run / "evaluation" / "oracle" / "model_2.json").read_text())
+    assert oracle["localization"]["F1"] == 1.0
+    assert oracle["czii"]["fbeta_weighted"] == 1.0
+    assert oracle["czii"]["weights"] == {"apo-ferritin": 1.0, "thyroglobulin": 2.0,
+                                         "beta-amylase": 0.0}
+    assert oracle["classification"]["labels"] == [
+        "background", "apo-ferritin", "thyroglobulin", "beta-amylase"]
+    dog = json.loads((run / "evaluation" / "DoG" / "model_2.json").read_text())
+    assert set(dog["czii"]["per_class"]) <= set(OBJECTS)
+    # class ids in the imported class mask are the copick labels
+    from tomobench.mrc import read_mrc
+
+    assert set(np.unique(read_mrc(run / "data" / "model_2" / "class_mask.mrc")[0])) == {
+        0, 1, 2, 3}
+    assert (run / "paper" / "table3_localization.csv").is_file()
+    assert not (run / "paper" / "table1_structures.csv").exists()
+    assert not (run / "paper" / "table5_size_groups.csv").exists()
+    skipped = (run / "paper" / "skipped_outputs.md").read_text()
+    assert "| table5 | Table 5 (size groups by molecular weight) needs" in skipped
