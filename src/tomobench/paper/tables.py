@@ -180,8 +180,9 @@ def ranked(frame: pd.DataFrame, score: pd.Series) -> pd.DataFrame:
 
 
 def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
-    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta), with the
-    intervals of recall, precision and F1; ranked by F1, the controls last."""
+    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta, and the CZII
+    challenge's weighted F-beta when the run's classes have weights), with the intervals of
+    recall, precision and F1; ranked by F1, the controls last."""
     rows = {}
     for method, c in combined.items():
         loc = c["localization"]
@@ -191,6 +192,8 @@ def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
             _with_interval(row, col, loc[key], intervals.get(key))
         czii = c.get("czii")
         row["CZII F-beta"] = czii["fbeta_micro"] if czii else math.nan
+        if czii and "fbeta_weighted" in czii:  # the challenge's per-class weights were given
+            row["CZII weighted F-beta"] = czii["fbeta_weighted"]
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
