@@ -276,3 +276,15 @@ def test_dog_and_controls_end_to_end_on_a_read_only_project(project, tmp_path):
     assert not (run / "paper" / "table5_size_groups.csv").exists()
     skipped = (run / "paper" / "skipped_outputs.md").read_text()
     assert "| table5 | Table 5 (size groups by molecular weight) needs" in skipped
+
+
+def test_a_project_of_shrec_classes_keeps_the_shrec_table(tmp_path):
+    """tomobench's own exports (every object a SHREC class, some without a radius) are not a
+    project of its own classes: nothing changes for them."""
+    from tomobench.formats.copick_project import new_project
+
+    config_path = tmp_path / "copick_config.json"
+    new_project(config_path, {"1BXN": 5.0})
+    config = {"dataset": {"source": "copick", "path": str(config_path), "copick": {}}}
+    assert project_classes.project_objects(config) == ()
+    assert project_classes.skipped_outputs(()) == {}

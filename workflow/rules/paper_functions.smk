@@ -246,11 +246,13 @@ def timing_files(wildcards):
 
 
 def central_slice_radii_nm():
-    """Outline radii (nm) of the run's vesicles and gold beads (middle of the size ranges)."""
+    """Outline radii (nm) of the run's vesicles and gold beads (middle of the size ranges),
+    and of a copick project's own objects (their radii)."""
     potential = config["potential"]
     return {
         "vesicle": sum(potential["vesicle_diameter_nm"]) / 4.0,
         "fiducial": sum(potential["gold_diameter_nm"]) / 4.0,
+        **project_radii_nm(PROJECT_OBJECTS),
     }
 
 
