@@ -112,6 +112,8 @@ def test_gap_in_labels_leaves_an_unused_id():
     ({"TM": {"kind": "tm"}}, "methods.TM: tm needs a template of every class, but the copick "
                              "objects ['apo-ferritin', 'thyroglobulin', 'beta-amylase']"),
     ({"DF": {"kind": "deepfinder"}}, "methods.DF: the learned picker deepfinder is not carried"),
+    ({"ext": {"kind": "command", "pick": "my-picker {manifest}"}},
+     "methods.ext: a command method's manifest"),
 ])
 def test_methods_without_the_facts_are_refused_before_any_job(project, methods, message):
     config = _resolved({**_config(project), "methods": methods})
@@ -288,3 +290,16 @@ def test_a_project_of_shrec_classes_keeps_the_shrec_table(tmp_path):
     config = {"dataset": {"source": "copick", "path": str(config_path), "copick": {}}}
     assert project_classes.project_objects(config) == ()
     assert project_classes.skipped_outputs(()) == {}
+
+
+def test_submitted_picks_of_project_classes_are_checked_by_name():
+    from tomobench.methods.external import PickError, check_rows
+
+    allowed = ["apo-ferritin", "thyroglobulin", "vesicle", "fiducial"]
+    frame = check_rows([("line 1", ["APO-FERRITIN", 3, 4, 5]), ("line 2", ["thyroglobulin", 1,
+                                                                           1, 1])],
+                       shape_zyx=(8, 8, 8), allowed_classes=allowed, where="sub")
+    assert list(frame["class_name"]) == ["apo-ferritin", "thyroglobulin"]
+    with pytest.raises(PickError, match="line 1"):
+        check_rows([("line 1", ["ribosome", 3, 4, 5])], shape_zyx=(8, 8, 8),
+                   allowed_classes=allowed, where="sub")

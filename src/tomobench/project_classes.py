@@ -162,7 +162,8 @@ def check_methods(config: dict, objects) -> None:
     ``structures.classes`` (SHREC PDB ids) only, so TM on project objects is refused too. The
     learned pickers' class ids and output channels are the SHREC table's, so they are refused
     as well (their labels, balls of each object's radius with the object's label, are made by
-    the import). DoG, ``command`` and ``submission`` methods and the controls run.
+    the import), and so are ``command`` methods (their manifest's class table is the SHREC
+    one). DoG and ``submission`` methods and the controls run.
     """
     from tomobench.methods.kinds import LEARNING_KINDS, TEMPLATE_MATCHING_KINDS
 
@@ -180,6 +181,10 @@ def check_methods(config: dict, objects) -> None:
             raise InputError(f"{where}: {kind} on a copick project's own objects {names} is "
                              "not supported (templates are built for structures.classes, SHREC "
                              "classes only); remove the method")
+        if kind == "command":
+            raise InputError(f"{where}: a command method's manifest describes SHREC classes "
+                             "(PDB ids, potentials); it is not carried to a copick project's "
+                             f"own objects {names}: use kind: submission for its picks")
         if kind in LEARNING_KINDS:
             raise InputError(f"{where}: the learned picker {kind} is not carried to a copick "
                              f"project's own objects {names} (its classes are the SHREC "
