@@ -303,3 +303,33 @@ def test_submitted_picks_of_project_classes_are_checked_by_name():
     with pytest.raises(PickError, match="line 1"):
         check_rows([("line 1", ["ribosome", 3, 4, 5])], shape_zyx=(8, 8, 8),
                    allowed_classes=allowed, where="sub")
+
+
+def test_tomobench_evaluate_reads_the_weights_from_the_objects_metadata(tmp_path):
+    """``tomobench evaluate`` on a copick project whose objects carry TopCUP's score_weight:
+    ferritin found (F = 1), ribosome missed (F = 0): weighted (1·1 + 2·0) / 3 = 1/3."""
+    from copick.models import PickableObject
+
+    from tomobench.cli import main
+
+    objects = [PickableObject(name="apo-ferritin", is_particle=True, label=1, radius=60.0,
+                              metadata={"score_weight": 1}),
+               PickableObject(name="ribosome", is_particle=True, label=2, radius=150.0,
+                              metadata={"score_weight": 2})]
+    config = tmp_path / "copick.json"
+    root = copick.new_config(str(config), overlay_root=str(tmp_path / "overlay"),
+                             pickable_objects=objects)
+    run = root.new_run("TS_1")
+    run.new_voxel_spacing(10.0).new_tomogram("denoised").from_numpy(
+        np.zeros((30, 60, 60), np.float32))
+    for name, point in (("apo-ferritin", [100.0, 100.0, 100.0]),
+                        ("ribosome", [400.0, 400.0, 200.0])):
+        run.new_picks(name, session_id="0", user_id="curation").from_numpy(np.array([point]))
+    run.new_picks("apo-ferritin", session_id="1", user_id="alice").from_numpy(
+        np.array([[110.0, 100.0, 100.0]]))
+    out = tmp_path / "scores"
+    assert main(["evaluate", "--truth", str(config), "--picks", str(config), "--truth-user",
+                 "curation", "--picks-user", "alice", "--out", str(out), "--no-plots"]) == 0
+    czii = json.loads((out / "TS_1.json").read_text())["czii"]
+    assert czii["weights"] == {"apo-ferritin": 1.0, "ribosome": 2.0}
+    assert czii["fbeta_weighted"] == pytest.approx(1 / 3)
