@@ -102,10 +102,28 @@ def test_objects_are_the_class_table(project):
     assert sorted(layout) == [0, 1, 2] and layout[2].run == "TS_c"
 
 
-def test_gap_in_labels_leaves_an_unused_id():
+def test_gap_in_labels_leaves_an_unused_id_that_scoring_ignores():
+    import pandas as pd
+
+    from tomobench.evaluation.shrec import evaluate_picks
+    from tomobench.evaluation.truth import GroundTruth
+
     objects = [project_classes.ProjectObject(1, "a", 2.0),
                project_classes.ProjectObject(4, "b", 3.0)]
-    assert project_classes.class_table(objects) == ("background", "a", "", "", "b")
+    table = project_classes.class_table(objects)
+    assert table == ("background", "a", "", "", "b")
+    occupancy = np.zeros((10, 10, 10), np.int32)
+    occupancy[2:5, 2:5, 2:5], occupancy[6:9, 6:9, 6:9] = 1, 2
+    truth = GroundTruth(("a", "b"), np.array([[3, 3, 3], [7, 7, 7]]), occupancy, 0,
+                        (10, 10, 10), 1.0, class_table=table,
+                        radii_nm=project_classes.radii_nm(objects))
+    picks = pd.DataFrame({"class_name": ["a", "b"], "x": [3.0, 7.0], "y": [3.0, 7.0],
+                          "z": [3.0, 7.0]})
+    result = evaluate_picks(truth, picks, source="t", mode="corrected", bootstrap_resamples=5)
+    assert result["localization"]["F1"] == 1.0
+    assert result["czii"]["fbeta_micro"] == 1.0 and set(result["czii"]["per_class"]) == {"a",
+                                                                                        "b"}
+    assert not any("absent" in w for w in result["warnings"])
 
 
 @pytest.mark.parametrize("methods, message", [
