@@ -123,6 +123,29 @@ def test_table2_particle_counts_beside_the_paper():
     assert "| vesicle | 1 | – |" in tables.to_markdown(both)
 
 
+def test_table2_shows_the_measured_snr_beside_the_paper():
+    locations = {"model_4": pd.DataFrame({"class_name": ["1S3X", "3H84"]}),
+                 "model_5": pd.DataFrame({"class_name": ["1S3X"]})}
+
+    def record(whole, particles):
+        return {"whole_tomogram": {"snr": whole}, "particle_voxels": {"snr": particles}}
+
+    snr = {"model_3": record(0.5, 1.5), "model_4": record(0.2, 1.2),
+           "model_5": record(0.3, 1.0)}
+    table2 = tables.particle_count_table(locations, snr)
+    assert table2.loc[tables.SNR_ROW].tolist()[:2] == [0.2, 0.3]
+    assert pd.isna(table2.loc[tables.SNR_ROW, "Total"])
+    assert table2.loc[tables.SNR_PARTICLES_ROW, "model_5"] == 1.0
+    assert table2.loc["1S3X"].tolist() == [1, 1, 2]
+    both = tables.particle_counts_versus_paper(table2, snr)
+    mean, low, high = (both.loc[row].tolist() for row in tables.SNR_VERSUS_PAPER_ROWS)
+    assert mean == [pytest.approx(0.25), 0.24] and low == [0.2, 0.12] and high == [0.5, 0.58]
+    assert both.loc["1S3X", "tomobench"] == 2 and tables.SNR_ROW not in both.index
+    text = tables.to_markdown(both)
+    assert "| SNR, test tomogram(s) (mean) | 0.250 | 0.240 |" in text
+    assert "| 1S3X | 2 | 122 |" in text
+
+
 def test_size_group_table_uses_our_weights():
     table5 = tables.size_group_table(WEIGHTS_KDA)
     assert table5.loc["Small", "Proteins"] == "1S3X, 3H84"

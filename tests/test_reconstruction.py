@@ -1,11 +1,12 @@
 """Reconstruction: handedness/frame (a bead reconstructs at its recorded voxel), shift
-correction, agreement with the binned grand model, WBP filter."""
+correction, agreement with the binned grand model, WBP filter, and the measured SNR."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from tomobench.mrc import MrcVolume, write_mrc
+from tomobench.reconstruction.snr import noise_reconstruction, snr_by_region
 from tomobench.reconstruction.wbp import (
     ReconstructionGeometry,
     wbp_filter,
@@ -45,6 +46,7 @@ def simulate(scene, seed, shift_sigma_nm=0.5, defocus_um=1.0, tilts=31, noise=Fa
         shift_sigma_nm=shift_sigma_nm,
         noise=noise,
         detector="K2",
+        beam_damage="none",
     )
     potential = scene.potential.copy()
     add_ice(potential, 300.0)
@@ -119,7 +121,8 @@ def test_in_focus_absorption_reconstruction_matches_grand_model():
     grandmodel, *_ = final_ground_truth(scene, GEOMETRY)
     scene.potential.real[:] = 0
     settings = TiltSeriesSettings(
-        tilt_count=41, defocus_um=(0, 0), shift_sigma_nm=0.5, noise=False, detector="ideal"
+        tilt_count=41, defocus_um=(0, 0), shift_sigma_nm=0.5, noise=False, detector="ideal",
+        beam_damage="none",
     )
     acquisition = draw_acquisition(settings, 0.5, 9, 0)
     projections = simulate_tilt_series(
@@ -180,3 +183,42 @@ def test_threads_and_slab_reading_leave_every_stage_byte_identical(tmp_path):
     volumes = [weighted_backprojection(series[0], acquisition.tilt_angles_deg, shifts, RECON,
                                        workers=workers) for workers in (1, 2)]
     assert volumes[0].tobytes() == volumes[1].tobytes()
+
+
+def test_measured_snr_equals_the_snr_of_known_signal_and_noise():
+    """Known signal (smooth projections) plus known noise (Gaussian, added to the images):
+    the measured SNR (one back-projection of the normalised difference) equals the SNR from
+    the two reconstructions made separately, var(noisy) - var(noise) over var(noise), for
+    every region; with independent noise it also matches var(signal) / var(noise)."""
+    rng = np.random.default_rng(11)
+    tilts = 21
+    angles = np.linspace(-60, 60, tilts)
+    shifts = rng.normal(0, 0.5, (tilts, 2))
+    shape = (tilts, 2 * GEOMETRY.size_xy_voxels, 2 * GEOMETRY.size_xy_voxels)
+    signal = 40.0 * (1 + 0.2 * ndimage.gaussian_filter(rng.normal(size=shape), (0, 3, 3)))
+    noise_free = signal.astype(np.float32)
+    noisy = (signal + rng.normal(0, 1.0, shape)).astype(np.float32)
+    volume = weighted_backprojection(noisy, angles, shifts, RECON)
+    clean = weighted_backprojection(noise_free, angles, shifts, RECON)
+    noise = noise_reconstruction(noisy, noise_free, angles, shifts, RECON)
+    assert np.allclose(noise, volume - clean, atol=1e-4 * np.abs(volume).max())
+    ice = slice(GEOMETRY.z_offset, GEOMETRY.z_offset + GEOMETRY.ice_voxels)
+    occupancy = np.zeros(GEOMETRY.final_shape, np.float32)
+    occupancy[ice, 8:20, 8:20] = 1
+    measured = snr_by_region(volume, noise, ice_planes=ice, occupancy=occupancy)
+    for region, voxels in (("whole_tomogram", slice(None)), ("ice_slab", ice)):
+        direct_noise = (volume - clean)[voxels]
+        direct = (volume[voxels].var() - direct_noise.var()) / direct_noise.var()
+        assert measured[region]["snr"] == pytest.approx(direct, rel=1e-3)
+        assert measured[region]["snr_noise_free"] == pytest.approx(
+            clean[voxels].var() / direct_noise.var(), rel=1e-3)
+        assert measured[region]["snr"] == pytest.approx(measured[region]["snr_noise_free"],
+                                                        rel=0.1)
+    inside = occupancy > 0
+    direct_noise = (volume - clean)[inside]
+    assert measured["particle_voxels"]["snr"] == pytest.approx(
+        (volume[inside].var() - direct_noise.var()) / direct_noise.var(), rel=1e-3)
+    assert measured["particle_voxels"]["voxels"] == int(inside.sum())
+    assert 0.05 < measured["whole_tomogram"]["snr"] < 20
+    silent = snr_by_region(clean, np.zeros_like(clean), ice_planes=ice)  # no noise source on
+    assert silent["whole_tomogram"]["snr"] is None and silent["ice_slab"]["var_noise"] == 0

@@ -1,5 +1,6 @@
 """Tilt series: projector exactness, weak-phase multislice, CTF zeros, defocus reference plane,
-detector/Poisson statistics, acquisition draws, alignment and amplitude-profile files."""
+detector/Poisson statistics, acquisition draws, alignment and amplitude-profile files, and the
+beam-damage noise (both variants' SNR, seeding, the noise-free series, variant none)."""
 
 import math
 
@@ -15,12 +16,14 @@ from tomobench.optics import (
     electron_wavelength_nm,
     interaction_constant_rad_per_v_nm,
 )
+from tomobench.simulation import beam_damage
 from tomobench.simulation.alignment import read_alignment, write_alignment
 from tomobench.simulation.amplitude import read_amplitude_profile, scale_to_profile
 from tomobench.simulation.ctf import Microscope, complex_ctf
 from tomobench.simulation.detector import detect, detector_filters
 from tomobench.simulation.multislice import fresnel_propagator, multislice
 from tomobench.simulation.projector import SlabProjector, spline_coefficients
+from tomobench.simulation.scene import ice_background_v
 from tomobench.simulation.tilt_series import (
     TiltSeriesSettings,
     draw_acquisition,
@@ -126,6 +129,7 @@ def test_defocus_refers_to_the_sample_centre():
         shift_sigma_nm=0.0,
         noise=False,
         detector="ideal",
+        beam_damage="none",
     )
     acquisition = draw_acquisition(settings, pixel, 1, 0)
     image = simulate_tilt_series(volume, pixel, acquisition, settings, MICROSCOPE)[0]
@@ -266,3 +270,124 @@ def test_gpu_tilt_series_matches_cpu():
     assert np.allclose(gpu_mean, cpu_mean, rtol=1e-4, atol=1e-4 * cpu_mean.max())
     # same Poisson stream: identical counts up to rare rounding at the Poisson draw
     assert np.mean(np.abs(gpu - cpu) > 1e-3 * cpu.max()) < 1e-3
+
+
+# --------------------------------------------------------------------------- beam damage
+
+
+def blob_model(shape=(24, 32, 32), seed=3):
+    """Complex grand model (V) of a few smooth blobs plus the ice background, and the ice."""
+    rng = np.random.default_rng(seed)
+    real = np.zeros(shape)
+    for _ in range(6):
+        centre = [rng.integers(4, n - 4) for n in shape]
+        real[tuple(centre)] = 1.0
+    real = ndimage.gaussian_filter(real, 2.0) * 400.0  # peaks ~ 4 V
+    ice = ice_background_v(300.0)
+    model = (real + 0.1j * real + ice).astype(np.complex64)
+    return model, real, ice
+
+
+def test_grand_model_noise_has_the_drawn_snr():
+    """3D variant: σ = μ/√SNR with μ the mean of the (ice-free) grand model above 0.01 V, the
+    imaginary part scaled by μ_imag/μ_real; the field is seeded per plane (independent of how
+    it is read) and its SNR μ²/var(noise) is the drawn one."""
+    model, real, ice = blob_model()
+    mean_real, mean_imag = beam_damage.grand_model_signal_means(model, ice, planes_per_chunk=5)
+    assert mean_real == pytest.approx(real[real > 0.01].mean(), rel=1e-5)
+    imag = 0.1 * real
+    assert mean_imag == pytest.approx(imag[imag > 0.01].mean(), rel=1e-5)
+    snr = 0.8
+    sigma = beam_damage.grand_model_noise_sigma_v(mean_real, snr)
+    field = beam_damage.GrandModelNoise((40, 64, 64), sigma, seed=5, model_id=2)
+    whole = field[0:40]
+    assert np.array_equal(np.concatenate([field[0:7], field[7:40]]), whole)
+    assert np.array_equal(whole, beam_damage.GrandModelNoise((40, 64, 64), sigma, 5, 2)[0:40])
+    assert not np.array_equal(whole, beam_damage.GrandModelNoise((40, 64, 64), sigma, 5, 3)[0:40])
+    assert mean_real**2 / whole.var() == pytest.approx(snr, rel=0.01)
+    assert abs(whole.mean()) < 0.01 * sigma
+
+
+def test_intensity_noise_has_the_drawn_snr():
+    """2D variant: var(I[I > 0.1]) / var(noise) = SNR for each tilt, seeded per tilt."""
+    rng = np.random.default_rng(0)
+    intensity = (1.0 + ndimage.gaussian_filter(rng.normal(size=(256, 256)), 2.0)).astype(
+        np.float32)
+    intensity[:10] = 0.05  # pixels below 0.1 are not signal
+    noise, sigma = beam_damage.intensity_noise(intensity, 1.3, seed=1, model_id=4, tilt=7)
+    signal = intensity[intensity > 0.1]
+    assert sigma == pytest.approx(signal.std() / math.sqrt(1.3), rel=1e-5)
+    assert signal.var() / noise.var() == pytest.approx(1.3, rel=0.03)
+    again, _ = beam_damage.intensity_noise(intensity, 1.3, seed=1, model_id=4, tilt=7)
+    other, _ = beam_damage.intensity_noise(intensity, 1.3, seed=1, model_id=4, tilt=8)
+    assert np.array_equal(noise, again) and not np.array_equal(noise, other)
+
+
+def test_beam_damage_snr_is_a_ranged_draw():
+    """Drawn per tomogram from the range and seeded; under faithful.correlated_ranged_draws
+    the same uniform number as defocus (survey §4.2: seed 9 drew SNR 0.608 and defocus
+    2.031 µm); adding it, or switching it off, moves no other draw."""
+    settings = TiltSeriesSettings(tilt_count=5, beam_damage_snr=(0.6, 1.4))
+    snrs = [draw_acquisition(settings, 0.5, 3, m).beam_damage_snr for m in range(20)]
+    assert min(snrs) >= 0.6 and max(snrs) <= 1.4 and max(snrs) - min(snrs) > 0.3
+    assert draw_acquisition(settings, 0.5, 3, 1) == draw_acquisition(settings, 0.5, 3, 1)
+    off = draw_acquisition(TiltSeriesSettings(tilt_count=5, beam_damage="none"), 0.5, 3, 1)
+    on = draw_acquisition(settings, 0.5, 3, 1)
+    assert off.beam_damage_snr is None
+    assert (off.defocus_um, off.dose_e_per_A2, off.shifts_nm) == (
+        on.defocus_um, on.dose_e_per_A2, on.shifts_nm)
+    correlated = draw_acquisition(TiltSeriesSettings(
+        tilt_count=5, correlated_ranged_draws=True), 0.5, 3, 0)
+    assert (correlated.beam_damage_snr - 0.6) / 0.8 == pytest.approx(
+        (correlated.defocus_um - 2) / 3)
+    with pytest.raises(ValueError, match="beam_damage"):
+        draw_acquisition(TiltSeriesSettings(tilt_count=5, beam_damage="3d"), 0.5, 3, 0)
+
+
+@pytest.mark.parametrize("variant", ["grand_model_3d", "intensity_2d"])
+def test_beam_damage_noise_free_series_is_the_series_without_noise(variant):
+    """The noise-free series of a variant is byte for byte the series simulated without any
+    noise source (variant none, noise off); the noisy one differs by the beam damage alone
+    (counting noise off), and the SNR it carries matches its definition."""
+    model, real, ice = blob_model((20, 32, 32))
+    settings = TiltSeriesSettings(tilt_count=3, noise=False, detector="ideal", shift_sigma_nm=0.0,
+                                  beam_damage=variant, beam_damage_snr=(1.0, 1.0))
+    clean_settings = TiltSeriesSettings(**{**settings.__dict__, "beam_damage": "none"})
+    acquisition = draw_acquisition(settings, 0.5, 2, 0)
+    images, noise_free = simulate_tilt_series(model, 0.5, acquisition, settings, MICROSCOPE,
+                                              with_noise_free=True)
+    reference = simulate_tilt_series(model, 0.5, draw_acquisition(clean_settings, 0.5, 2, 0),
+                                     clean_settings, MICROSCOPE)
+    assert noise_free.tobytes() == reference.tobytes()
+    assert np.abs(images - noise_free).max() > 0.01 * noise_free.mean()
+    assert acquisition.beam_damage_snr == 1.0
+    if variant == "intensity_2d":  # the ideal detector passes the intensity through
+        electrons = acquisition.dose_per_tilt_e_per_A2 * 25.0
+        sigmas = acquisition.beam_damage_noise["noise_sigma_per_tilt"]
+        assert np.std(images - noise_free, axis=(1, 2)) / electrons == pytest.approx(sigmas,
+                                                                                     rel=0.05)
+    else:
+        noise = acquisition.beam_damage_noise
+        assert noise["signal_mean_real_v"] == pytest.approx(real[real > 0.01].mean(), rel=1e-5)
+        assert noise["noise_sigma_v"] == pytest.approx(noise["signal_mean_real_v"], rel=1e-6)
+        imag = 0.1 * real
+        assert noise["imaginary_noise_scale"] == pytest.approx(
+            imag[imag > 0.01].mean() / real[real > 0.01].mean(), rel=1e-4)
+
+
+def test_beam_damage_none_adds_nothing():
+    """Variant none: the images do not depend on the SNR range or on asking for the noise-free
+    series, and without counting noise the two series are the same bytes."""
+    model, _, _ = blob_model((20, 32, 32))
+    settings = TiltSeriesSettings(tilt_count=3, beam_damage="none")
+    acquisition = draw_acquisition(settings, 0.5, 2, 0)
+    plain = simulate_tilt_series(model, 0.5, acquisition, settings, MICROSCOPE)
+    other = TiltSeriesSettings(**{**settings.__dict__, "beam_damage_snr": (0.1, 0.2)})
+    images, noise_free = simulate_tilt_series(model, 0.5, draw_acquisition(other, 0.5, 2, 0),
+                                              other, MICROSCOPE, with_noise_free=True)
+    assert plain.tobytes() == images.tobytes()
+    assert acquisition.beam_damage_snr is None and acquisition.beam_damage_noise == {}
+    quiet = TiltSeriesSettings(**{**settings.__dict__, "noise": False})
+    images, noise_free = simulate_tilt_series(model, 0.5, draw_acquisition(quiet, 0.5, 2, 0),
+                                              quiet, MICROSCOPE, with_noise_free=True)
+    assert images.tobytes() == noise_free.tobytes()

@@ -11,6 +11,7 @@ they diverge), so code that builds them directly gets the benchmark's values.
 from __future__ import annotations
 
 from tomobench.errors import InputError
+from tomobench.simulation.beam_damage import VARIANTS as BEAM_DAMAGE_VARIANTS
 from tomobench.simulation.ctf import Microscope
 from tomobench.simulation.detector import DETECTORS
 from tomobench.simulation.rotation import ORIENTATION_SAMPLINGS
@@ -89,9 +90,18 @@ def tilt_series_settings(config: dict) -> TiltSeriesSettings:
     faithful = config.get("faithful") or {}
     shift_sigma = series["shift_sigma_nm"]
     shift_sigma = shift_sigma if isinstance(shift_sigma, list) else [shift_sigma] * 2
+    damage = series.get("beam_damage") or {}
+    damage_variant = damage.get("variant", TiltSeriesSettings.beam_damage)
+    damage_snr = damage.get("snr", list(TiltSeriesSettings.beam_damage_snr))
     _check_ranges((("tilt_series.dose_e_per_A2", series["dose_e_per_A2"]),
                    ("microscope.defocus_um", microscope["defocus_um"]),
-                   ("tilt_series.shift_sigma_nm", shift_sigma)))
+                   ("tilt_series.shift_sigma_nm", shift_sigma),
+                   ("tilt_series.beam_damage.snr", damage_snr)))
+    if damage_variant not in BEAM_DAMAGE_VARIANTS:
+        raise InputError(f"tilt_series.beam_damage.variant: must be one of "
+                         f"{BEAM_DAMAGE_VARIANTS}")
+    if damage_variant != "none" and min(damage_snr) <= 0:
+        raise InputError("tilt_series.beam_damage.snr: must be > 0")
     if microscope["detector"] not in DETECTORS:
         raise InputError(f"microscope.detector: must be one of {DETECTORS}")
     return TiltSeriesSettings(
@@ -107,6 +117,9 @@ def tilt_series_settings(config: dict) -> TiltSeriesSettings:
         amplitude_profile=series.get("amplitude_profile"),
         defocus_centring_sign=bool(faithful.get("defocus_centring_sign", False)),
         correlated_ranged_draws=bool(faithful.get("correlated_ranged_draws", False)),
+        beam_damage=str(damage_variant),
+        beam_damage_snr=tuple(float(v) for v in damage_snr),
+        ice_imaginary_only=bool(faithful.get("ice_imaginary_only", False)),
     )
 
 

@@ -28,6 +28,9 @@ MODEL_FILES: dict[str, str] = {
     "alignment": "alignment_simulated.txt",
     "acquisition": "acquisition_parameters.json",
     "reconstruction": "reconstruction.mrc",
+    # the tilt series without any noise source, and the tomogram's measured SNR
+    "noisefree_projections": "noisefree_projections.mrc",
+    "snr": "snr.json",
 }
 #: What a learning picker trains on (input, targets, particle list).
 TRAINING_FILES = ("reconstruction", "class_mask", "occupancy_mask", "grandmodel",

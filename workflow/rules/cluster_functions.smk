@@ -113,12 +113,15 @@ def scene_mem_mb(wildcards, attempt):
 
 def tilt_series_mem_mb(wildcards, attempt):
     """simulate_tilt_series: the padded spline coefficients (8 B/voxel; the model is read in
-    z-slabs), the projection stack, per-tilt slab matrices and scratch."""
+    z-slabs; 4 B more for the float32 coefficients of the 3D beam-damage field), the noisy and
+    noise-free projection stacks, per-tilt slab matrices and scratch."""
     t = config["tomograms"]
     pixels = (t["binning"] * t["size_xy_voxels"]) ** 2 * config["tilt_series"][
         "tilt_count"
     ]
-    return _megabytes(1500, 8.5 * _unbinned_ice_voxels() + 4 * pixels, attempt)
+    damage = (config["tilt_series"].get("beam_damage") or {}).get("variant")
+    per_voxel = 12.75 if damage in (None, "grand_model_3d") else 8.5
+    return _megabytes(1500, per_voxel * _unbinned_ice_voxels() + 8 * pixels, attempt)
 
 
 def reconstruction_mem_mb(wildcards, attempt):
@@ -128,6 +131,16 @@ def reconstruction_mem_mb(wildcards, attempt):
         "tilt_count"
     ]
     return _megabytes(500, 16 * (pixels + _final_voxels()), attempt)
+
+
+def snr_mem_mb(wildcards, attempt):
+    """measure_snr: both projection stacks and their difference, the reconstruction, the
+    noise volume, the occupancy and float64 copies of a region's voxels."""
+    t = config["tomograms"]
+    pixels = (t["binning"] * t["size_xy_voxels"]) ** 2 * config["tilt_series"][
+        "tilt_count"
+    ]
+    return _megabytes(500, 16 * pixels + 40 * _final_voxels(), attempt)
 
 
 def tomogram_mem_mb(wildcards, attempt):

@@ -36,6 +36,7 @@ rule table_particle_counts:
     input:
         unpack(test_particle_locations),
         caption=caption_file("table", 2),
+        snr=snr_files,
     output:
         **table_outputs(2),
     log:

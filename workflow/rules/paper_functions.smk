@@ -174,6 +174,14 @@ def test_particle_locations(wildcards):
     }
 
 
+def snr_files(wildcards):
+    """snr.json of every tomogram (Table 2's SNR rows); none for tomograms the workflow did
+    not simulate (the SNR needs the noise-free tilt series)."""
+    if DATASET_SOURCE != "simulate":
+        return []
+    return [model_file("snr", i, wildcards.name) for i in TOMOGRAM_IDS]
+
+
 def evaluation_files(wildcards):
     return [path for paths in method_evaluations(wildcards).values() for path in paths]
 

@@ -29,6 +29,33 @@ rule reconstruct:
         "../scripts/reconstruct.py"
 
 
+# The tomogram's SNR (paper's definition): one more back-projection, of the noise alone.
+rule measure_snr:
+    input:
+        projections=rules.simulate_tilt_series.output.projections,
+        noisefree_projections=rules.simulate_tilt_series.output.noisefree_projections,
+        alignment=rules.simulate_tilt_series.output.alignment,
+        reconstruction=model_file("reconstruction"),
+        occupancy=model_file("occupancy_mask"),
+    output:
+        snr=model_file("snr"),
+    log:
+        "results/{name}/logs/measure_snr/model_{i}.log",
+    benchmark:
+        "results/{name}/benchmarks/measure_snr/model_{i}.tsv"
+    conda:
+        "../../envs/tomobench.yaml"
+    # two threads fill alternate blocks of planes
+    threads: 2
+    resources:
+        mem_mb=snr_mem_mb,
+    params:
+        code=code("measure_snr.py"),
+        config=_reconstruction_config(),
+    script:
+        "../scripts/measure_snr.py"
+
+
 rule render_central_slice:
     input:
         reconstruction=model_file("reconstruction"),

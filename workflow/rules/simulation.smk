@@ -39,6 +39,7 @@ rule simulate_tilt_series:
         unbinned="results/{name}/work/model_{i}/grandmodel_unbinned.mrc",
     output:
         projections=model_file("projections"),
+        noisefree_projections=model_file("noisefree_projections"),
         alignment=model_file("alignment"),
         acquisition=model_file("acquisition"),
     log:

@@ -25,13 +25,15 @@ potential = MrcVolume(snakemake.input.unbinned)
 voxel_size_nm = potential.voxel_size_nm
 acquisition = draw_acquisition(settings, voxel_size_nm, seed, model_id)
 log.info(
-    "model %d: defocus %.3f um, dose %.2f e/A2, %d tilts",
+    "model %d: defocus %.3f um, dose %.2f e/A2, %d tilts, beam damage %s (SNR %s)",
     model_id,
     acquisition.defocus_um,
     acquisition.dose_e_per_A2,
     len(acquisition.tilt_angles_deg),
+    settings.beam_damage,
+    acquisition.beam_damage_snr,
 )
-projections = simulate_tilt_series(
+projections, noise_free = simulate_tilt_series(
     potential,
     voxel_size_nm,
     acquisition,
@@ -39,10 +41,12 @@ projections = simulate_tilt_series(
     microscope,
     device=snakemake.params.device,
     workers=snakemake.threads,
+    with_noise_free=True,
 )
 del potential
 out = snakemake.output
 write_mrc(out.projections, projections, voxel_size_nm, image_stack=True)
+write_mrc(out.noisefree_projections, noise_free, voxel_size_nm, image_stack=True)
 shifts_px = np.asarray(acquisition.shifts_nm) / voxel_size_nm
 write_alignment(out.alignment, acquisition.tilt_angles_deg, shifts_px)
 write_json(out.acquisition, acquisition.to_json(microscope, settings))

@@ -18,6 +18,10 @@ TABLE2_TEST_COUNTS = {
     "3CF3": 139, "1BXN": 135, "1QVR": 127, "4CR2": 115, "5MRC": 121, "fiducial": 11,
 }
 
+#: §2.1: SNR = var(signal) / var(noise) of the ten tomograms (range) and of the test tomogram.
+SNR_RANGE = (0.12, 0.58)
+SNR_TEST = 0.24
+
 #: Table 3: localisation (the paper has no RO column).
 TABLE3_COLUMNS = ("RR", "TP", "FP", "FN", "MH", "AD", "recall", "precision", "miss_rate", "F1")
 TABLE3_LOCALIZATION = {

@@ -141,27 +141,59 @@ def _display_order(classes: set[str]) -> list[str]:
 display_order = _display_order
 
 
-def particle_count_table(locations: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+#: Table 2's SNR rows (``snr.json`` of each tomogram: ``tomobench.reconstruction.snr``).
+SNR_ROW = "SNR (whole tomogram)"
+SNR_PARTICLES_ROW = "SNR (particle voxels)"
+SNR_VERSUS_PAPER_ROWS = ("SNR, test tomogram(s) (mean)", "SNR, lowest tomogram",
+                         "SNR, highest tomogram")
+
+
+def particle_count_table(locations: Mapping[str, pd.DataFrame],
+                         snr: Mapping[str, dict] | None = None) -> pd.DataFrame:
     """Table 2: particles per class (rows, light to heavy, then fiducial and vesicle) in each
-    test tomogram (columns ``{name: particle_locations frame}``) and in total."""
+    test tomogram (columns ``{name: particle_locations frame}``) and in total; with ``snr``
+    (``{name: snr.json record}``) two more rows, each test tomogram's measured SNR over the
+    whole tomogram and over its particle voxels (no total)."""
     counts = {name: frame["class_name"].value_counts() for name, frame in locations.items()}
     present = set().union(*(set(c.index) for c in counts.values())) if counts else set()
     classes = _display_order(present)
     frame = pd.DataFrame({name: [int(c.get(k, 0)) for k in classes]
                           for name, c in counts.items()}, index=classes)
     frame["Total"] = frame.sum(axis=1)
+    if snr:
+        frame = frame.astype(object)
+        for row, region in ((SNR_ROW, "whole_tomogram"), (SNR_PARTICLES_ROW, "particle_voxels")):
+            frame.loc[row] = [snr[name][region]["snr"] if name in snr else None
+                              for name in locations] + [None]
     frame.index.name = "Class"
     return frame
 
 
-def particle_counts_versus_paper(table2: pd.DataFrame) -> pd.DataFrame:
-    """Our Table 2 totals beside the paper's counts for its test tomogram (model_9)."""
+def particle_counts_versus_paper(table2: pd.DataFrame,
+                                 snr: Mapping[str, dict] | None = None) -> pd.DataFrame:
+    """Our Table 2 totals beside the paper's counts for its test tomogram (model_9); with
+    ``snr`` (``{name: snr.json record}`` of *every* tomogram) the measured SNR (whole
+    tomogram) of the test tomograms (the columns of ``table2``; mean) and the lowest and
+    highest of all, beside the paper's 0.24 and 0.12-0.58 (§2.1)."""
     paper = published.TABLE2_TEST_COUNTS
-    classes = _display_order(set(table2.index) | set(paper))
+    counted = table2.drop(index=[SNR_ROW, SNR_PARTICLES_ROW], errors="ignore")
+    classes = _display_order(set(counted.index) | set(paper))
     frame = pd.DataFrame({
-        "tomobench": [table2["Total"].get(c, 0) for c in classes],
+        "tomobench": [counted["Total"].get(c, 0) for c in classes],
         "paper (model_9)": pd.array([paper.get(c) for c in classes], dtype="Int64"),
     }, index=classes)
+    if snr:
+        whole = {name: record["whole_tomogram"]["snr"] for name, record in snr.items()
+                 if record["whole_tomogram"]["snr"] is not None}
+        tests = [whole[name] for name in table2.columns if name in whole]
+        low, high = published.SNR_RANGE
+        frame = frame.astype(object)
+        for row, ours, theirs in zip(
+                SNR_VERSUS_PAPER_ROWS,
+                (sum(tests) / len(tests) if tests else None, min(whole.values(), default=None),
+                 max(whole.values(), default=None)),
+                (published.SNR_TEST, low, high), strict=True):
+            frame.loc[row] = [ours, theirs]
     frame.index.name = "Class"
     return frame
 

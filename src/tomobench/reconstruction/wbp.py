@@ -56,14 +56,25 @@ def wbp_filter(shape: tuple[int, int], cutoff_fraction: float, edge_fraction: fl
     return (np.abs(kx) * lowpass * (radius <= 1.0)).astype(np.float32)
 
 
+def normalised_contrast(image: np.ndarray) -> np.ndarray:
+    """The WBP's normalisation of a projection: ``(I − mean) / mean`` (float32)."""
+    mean = float(image.mean())
+    return ((image - mean) / (mean if mean != 0 else 1.0)).astype(np.float32)
+
+
 def filter_projection(
-    image: np.ndarray, shift_px: tuple[float, float], binning: int, weights: np.ndarray
+    image: np.ndarray, shift_px: tuple[float, float], binning: int, weights: np.ndarray,
+    normalise: bool = True,
 ) -> np.ndarray:
-    """Normalised, shift-corrected, Fourier-binned and weighted projection ``(Y/b, X/b)``."""
+    """Normalised (:func:`normalised_contrast`; as given with ``normalise=False``), shift-corrected,
+    Fourier-binned and weighted projection ``(Y/b, X/b)``."""
     ny, nx = image.shape
     my, mx = ny // binning, nx // binning
-    mean = float(image.mean())
-    contrast = (image - mean) / (mean if mean != 0 else 1.0)
+    if normalise:
+        mean = float(image.mean())
+        contrast = (image - mean) / (mean if mean != 0 else 1.0)
+    else:
+        contrast = image
     spectrum = sfft.rfft2(contrast.astype(np.float32))
     ky, kx = frequency_axes((ny, nx), real=True)
     spectrum *= np.exp(2j * np.pi * (kx * shift_px[0] + ky * shift_px[1])).astype(np.complex64)
@@ -128,12 +139,15 @@ def weighted_backprojection(
     edge_fraction: float = 0.18,
     round_angles: bool = False,
     workers: int = 1,
+    normalise: bool = True,
 ) -> np.ndarray:
     """Reconstruct ``(size_z, size_xy, size_xy)`` float32 from unbinned ``(tilt, Y, X)``.
 
     ``shifts_px`` (tilt, 2) = simulated (x, y) image shifts in unbinned pixels (undone here);
     ``round_angles`` back-projects with whole-degree angles (``faithful.round_wbp_angles``);
-    ``workers`` threads filter projections and fill z-blocks side by side (same result).
+    ``workers`` threads filter projections and fill z-blocks side by side (same result);
+    ``normalise=False`` skips the per-projection :func:`normalised_contrast` normalisation,
+    after which the reconstruction is linear in the projections.
     """
     b = geometry.binning
     tilts, ny, nx = projections.shape
@@ -145,7 +159,8 @@ def weighted_backprojection(
     filtered = np.empty((tilts, ny // b, nx // b), dtype=np.float32)
 
     def filter_one(t: int) -> None:
-        filtered[t] = filter_projection(projections[t], tuple(shifts_px[t]), b, weights)
+        filtered[t] = filter_projection(projections[t], tuple(shifts_px[t]), b, weights,
+                                        normalise)
 
     with ThreadPoolExecutor(max(workers, 1)) as pool:
         list(pool.map(filter_one, range(tilts)))

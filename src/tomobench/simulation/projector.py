@@ -51,10 +51,11 @@ PAD_VOXELS = 7
 SUPPORT_MARGIN_VOXELS = 4
 
 
-def spline_coefficients(potential, planes_per_chunk: int = 8) -> np.ndarray:
+def spline_coefficients(potential, planes_per_chunk: int = 8, real: bool = False) -> np.ndarray:
     """Cubic B-spline coefficients along z and x of a complex ``(nz, ny, nx)`` volume.
 
-    Returned as ``(nz + 2 PAD, nx + 2 PAD, ny)`` complex64 (y last, contiguous), the volume
+    Returned as ``(nz + 2 PAD, nx + 2 PAD, ny)`` complex64 (y last, contiguous; float32 for a
+    ``real`` volume, e.g. the beam-damage field), the volume
     extended by ``PAD_VOXELS`` zeros in z and x, ready for :class:`SlabProjector`. The volume
     is read in z-slabs (``potential[z0:z1]``: an array, a memory map or a
     :class:`tomobench.mrc.MrcVolume` that reads them from the file), filtered along x into
@@ -63,14 +64,19 @@ def spline_coefficients(potential, planes_per_chunk: int = 8) -> np.ndarray:
     """
     nz, ny, nx = potential.shape
     pad = PAD_VOXELS
-    coefficients = np.zeros((nz + 2 * pad, nx + 2 * pad, ny), np.complex64)
+    coefficients = np.zeros((nz + 2 * pad, nx + 2 * pad, ny),
+                            np.float32 if real else np.complex64)
+
+    def parts(array):
+        return (array,) if real else (array.real, array.imag)
+
     chunk = np.zeros((planes_per_chunk, ny, nx + 2 * pad), np.float32)
     progress = Progress("spline coefficients: block", -(-nz // planes_per_chunk)
                         + -(-ny // 64), logger)
     for z0 in range(0, nz, planes_per_chunk):
         z1 = min(z0 + planes_per_chunk, nz)
         block = np.asarray(potential[z0:z1])
-        for part, target in ((block.real, coefficients.real), (block.imag, coefficients.imag)):
+        for part, target in zip(parts(block), parts(coefficients), strict=True):
             rows = chunk[: z1 - z0]
             rows[:, :, :pad] = rows[:, :, pad + nx :] = 0.0  # the zero border, every time
             rows[:, :, pad : pad + nx] = part
@@ -80,7 +86,7 @@ def spline_coefficients(potential, planes_per_chunk: int = 8) -> np.ndarray:
     # along z in contiguous copies of 64 y columns (filtering the strided parts in place
     # directly is ~15x slower: every line would jump across the whole volume)
     for y0 in range(0, ny, 64):
-        for part in (coefficients.real[:, :, y0 : y0 + 64], coefficients.imag[:, :, y0 : y0 + 64]):
+        for part in parts(coefficients[:, :, y0 : y0 + 64]):
             columns = np.ascontiguousarray(part)
             ndimage.spline_filter1d(columns, order=3, axis=0, mode="mirror", output=columns)
             part[...] = columns
@@ -158,7 +164,8 @@ class SlabProjector:
 
     Parameters
     ----------
-    coefficients : complex64 ``(nz + 2 PAD, nx + 2 PAD, ny)`` from :func:`spline_coefficients`.
+    coefficients : complex64 ``(nz + 2 PAD, nx + 2 PAD, ny)`` from :func:`spline_coefficients`
+        (float32 for a real volume: the slabs are then float32).
     voxel_size_nm : simulation voxel size.
     slice_thickness_nm : multislice slab thickness (rounded to whole voxels).
     xp : ``numpy`` or ``cupy``; with cupy the coefficients live on the GPU and the sparse
@@ -179,6 +186,7 @@ class SlabProjector:
         self.slice_thickness_nm = self.planes * self.voxel_size_nm
         # complex (z·x, y) seen as interleaved float32 (z·x, 2y): A is real.
         self.xp = xp
+        self.complex = np.iscomplexobj(coefficients)
         flat = coefficients.reshape(padded_z * padded_x, self.ny).view(np.float32)
         self._flat = flat if xp is np else xp.asarray(flat)
 
@@ -195,7 +203,8 @@ class SlabProjector:
     def slabs(
         self, matrix: sp.csr_matrix, layout: SlabLayout, chunk: int = 8, transposed: bool = False
     ):
-        """Yield the slabs top to bottom: ``(ny, nx)`` complex64 ∫V dz in V·nm.
+        """Yield the slabs top to bottom: ``(ny, nx)`` complex64 (float32 for real
+        coefficients) ∫V dz in V·nm.
 
         ``transposed=True`` yields ``(nx, ny)`` views without the transposing copy (the
         multislice is symmetric in x and y, so the caller may work in that layout).
@@ -208,7 +217,9 @@ class SlabProjector:
         for first in range(0, layout.count, chunk):
             last = min(first + chunk, layout.count)
             block = matrix[first * self.nx : last * self.nx] @ self._flat
-            block = block.view(xp.complex64).reshape(last - first, self.nx, self.ny)
+            if self.complex:
+                block = block.view(xp.complex64)
+            block = block.reshape(last - first, self.nx, self.ny)
             block *= xp.float32(self.voxel_size_nm)
             for slab in block:
                 yield slab if transposed else xp.ascontiguousarray(slab.T)

@@ -515,12 +515,17 @@ def _motion_blur(potential: np.ndarray, sigma_voxels: float) -> None:
                                       mode="constant", truncate=4.0)
 
 
-def add_ice(potential: np.ndarray, voltage_kv: float, imaginary_only: bool = False) -> None:
-    """Add the amorphous-ice background (4.5301 V real, absorption imaginary) in place."""
-    ice = complex(
+def ice_background_v(voltage_kv: float, imaginary_only: bool = False) -> complex:
+    """The amorphous-ice background potential (V): 4.5301 real (0 with ``imaginary_only``),
+    the ice absorption potential at ``voltage_kv`` imaginary."""
+    return complex(
         0.0 if imaginary_only else ICE_POTENTIAL_V, absorption_potential_v("ice", voltage_kv)
     )
-    potential += np.complex64(ice)
+
+
+def add_ice(potential: np.ndarray, voltage_kv: float, imaginary_only: bool = False) -> None:
+    """Add the amorphous-ice background (:func:`ice_background_v`) in place."""
+    potential += np.complex64(ice_background_v(voltage_kv, imaginary_only))
 
 
 def final_grandmodel(scene: Scene, geometry: SceneGeometry, workers: int = 1) -> np.ndarray:
