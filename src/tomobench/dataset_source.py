@@ -226,9 +226,12 @@ def copick_run_files(config_path: Path, run: str) -> dict[str, Path]:
     return files
 
 
-def copick_tomogram(config: dict, root, run_name: str, config_path: Path) -> SourceTomogram:
+def copick_tomogram(config: dict, root, run_name: str, config_path: Path,
+                    project_objects: tuple = ()) -> SourceTomogram:
     """Check one copick run (exists, tomogram of the type at the voxel spacing, ground-truth
-    points of the user/session, classes the config knows) and list its files."""
+    points of the user/session, classes the config knows — or, for a project of its own
+    classes, ``project_objects`` (:mod:`tomobench.project_classes`), its particle objects) and
+    list its files."""
     from tomobench.classes import PROTEIN_CLASSES, SHREC_CLASS_NAMES
     from tomobench.formats import copick_project
 
@@ -260,7 +263,16 @@ def copick_tomogram(config: dict, root, run_name: str, config_path: Path) -> Sou
                          + " (config keys dataset.copick.truth_user, truth_session)")
     objects = {o.name for o in root.pickable_objects}
     configured = set(config["structures"]["classes"]) | {"vesicle", "fiducial"}
-    for name in sorted({p.pickable_object_name for p in picks}):
+    picked = sorted({p.pickable_object_name for p in picks})
+    if project_objects:  # the project's own classes (tomobench.project_classes)
+        particles = {o.name for o in project_objects}
+        stray = [name for name in picked if name not in particles]
+        if stray:
+            raise InputError(f"copick run {run_name!r}: ground-truth points of {stray}, which "
+                             "are not particle objects of the project "
+                             f"({', '.join(sorted(particles))})")
+        picked = []
+    for name in picked:
         if name not in objects or name not in SHREC_CLASS_NAMES[1:]:
             raise InputError(f"copick run {run_name!r}: ground-truth points of {name!r}, which "
                              "is not a SHREC 2021 class (tomobench's pickers and scoring know "
@@ -314,8 +326,16 @@ def import_copick_run(config: dict, run_name: str) -> tuple[dict, object, list[s
                                              tomo_type=copick["tomo_type"])
     notes.append(f"occupancy from {truth.occupancy_path}")
     occupancy = truth.occupancy.astype(np.float32)
+    from tomobench import project_classes
+
+    objects = project_classes.project_objects(config)
+    ids = {o.name: o.id for o in objects} if objects else CLASS_ID
     class_of_id = np.zeros(len(truth.class_names) + 1, np.float32)
-    class_of_id[1:] = [CLASS_ID[name] for name in truth.class_names]
+    class_of_id[1:] = [ids[name] for name in truth.class_names]
+    if objects:
+        notes.append("class ids are the copick objects' labels "
+                     + ", ".join(f"{o.name}={o.id}" for o in objects)
+                     + "; occupancy balls of each object's radius unless segmented")
     class_mask = class_of_id[truth.occupancy]
     grandmodel = None
     if copick["grandmodel_type"]:
@@ -383,7 +403,13 @@ def copick_layout(config: dict) -> dict[int, SourceTomogram]:
         root = copick_project.open_project(config_path)
     except InputError as error:
         raise InputError(f"config key dataset.path: {error}") from None
-    return {i: copick_tomogram(config, root, runs[i], config_path)
+    from tomobench import project_classes
+
+    objects = project_classes.objects_of_project(
+        root, config["dataset"]["copick"].get("objects"), str(config_path))
+    objects = project_classes.own_classes(objects, str(config_path))
+    project_classes.check_methods(config, objects)
+    return {i: copick_tomogram(config, root, runs[i], config_path, objects)
             for i in used_tomogram_ids(config)}
 
 

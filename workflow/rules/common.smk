@@ -19,6 +19,10 @@ from tomobench.config_checks import (
 )
 from tomobench.evaluation.controls import CONTROLS as CONTROL_NAMES
 from tomobench.io import MODEL_FILES, TRAINING_FILES
+from tomobench.project_classes import class_table as project_class_table
+from tomobench.project_classes import czii_weights as project_czii_weights
+from tomobench.project_classes import project_objects, skipped_outputs
+from tomobench.project_classes import radii_nm as project_radii_nm
 from tomobench.methods.kinds import (
     LEARNING_KINDS,
     METHOD_KINDS,
@@ -117,6 +121,13 @@ with one_line_errors():
     DATASET_MODELS = dataset_layout(config)
 if DATASET_SOURCE != "simulate":
     TOMOGRAM_IDS = sorted(DATASET_MODELS)
+#: A copick project's own classes (tomobench.project_classes; () for SHREC classes): they are
+#: the run's classes, and the paper outputs they lack facts for are skipped (SKIPPED_OUTPUTS).
+with one_line_errors():
+    PROJECT_OBJECTS = project_objects(config)
+SKIPPED_OUTPUTS = skipped_outputs(PROJECT_OBJECTS)
+if PROJECT_OBJECTS:
+    PROTEIN_CLASSES = [o.name for o in PROJECT_OBJECTS]
 
 
 def _regex_alternatives(names):
@@ -161,8 +172,16 @@ def model_files(keys, ids, name="{name}"):
 
 
 def method_params(wildcards):
-    """The parameter dict of one method only (a change reruns that method alone)."""
-    return dict(METHODS[wildcards.method])
+    """The parameter dict of one method only (a change reruns that method alone); DoG on a
+    copick project's own classes takes each object's radius unless radii_nm says otherwise.
+    """
+    params = dict(METHODS[wildcards.method])
+    if PROJECT_OBJECTS and params["kind"] == "dog":
+        params["radii_nm"] = {
+            **project_radii_nm(PROJECT_OBJECTS),
+            **(params.get("radii_nm") or {}),
+        }
+    return params
 
 
 def dog_calibration(wildcards):

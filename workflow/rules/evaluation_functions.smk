@@ -22,4 +22,7 @@ def evaluation_params(wildcards):
     }
     if DATASET_SOURCE == "copick":
         params["radii_nm"] = COPICK_RADII_NM
+    if PROJECT_OBJECTS:  # a copick project's own classes (tomobench.project_classes)
+        params["class_table"] = list(project_class_table(PROJECT_OBJECTS))
+        params["czii_weights"] = project_czii_weights(PROJECT_OBJECTS)
     return params

@@ -266,6 +266,31 @@ rule figure_confusion_matrices:
         "../scripts/figure_confusion_matrices.py"
 
 
+# A copick project of its own classes lacks facts some outputs need (SKIPPED_OUTPUTS,
+# tomobench.project_classes): they are not made, and this page of the report says why.
+rule skipped_paper_outputs:
+    output:
+        report(
+            f"{PAPER}/skipped_outputs.md",
+            caption="../report/skipped_outputs.rst",
+            category=TABLES_CATEGORY,
+            subcategory="Skipped for this dataset",
+            labels={"table": "skipped", "topic": "outputs this dataset cannot fill"},
+        ),
+    log:
+        "results/{name}/logs/skipped_paper_outputs/skipped_paper_outputs.log",
+    conda:
+        "../../envs/tomobench.yaml"
+    threads: 1
+    resources:
+        mem_mb=200,
+    params:
+        code=code("skipped_outputs.py"),
+        skipped=SKIPPED_OUTPUTS,
+    script:
+        "../scripts/skipped_outputs.py"
+
+
 rule paper:
     input:
         paper_outputs(RUN_NAME),

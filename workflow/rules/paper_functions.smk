@@ -87,14 +87,20 @@ def paper_outputs(name):
     its caption) of run ``name``."""
     files = []
     for number, (stem, _) in TABLES.items():
+        if f"table{number}" in SKIPPED_OUTPUTS:
+            continue
         for _, suffix, _ in table_versions(number):
             files += [
                 f"results/{name}/paper/{stem}{suffix}.{ext}" for ext in TABLE_FORMATS
             ]
-    for stem, _ in FIGURES.values():
+    for number, (stem, _) in FIGURES.items():
+        if f"figure{number}" in SKIPPED_OUTPUTS:
+            continue
         files += [
             f"results/{name}/paper/{stem}.{ext}" for ext in ("png", "pdf", "html")
         ]
+    if SKIPPED_OUTPUTS:
+        files.append(f"results/{name}/paper/skipped_outputs.md")
     return files
 
 
@@ -248,11 +254,13 @@ def timing_files(wildcards):
 
 
 def central_slice_radii_nm():
-    """Outline radii (nm) of the run's vesicles and gold beads (middle of the size ranges)."""
+    """Outline radii (nm) of the run's vesicles and gold beads (middle of the size ranges),
+    and of a copick project's own objects (their radii)."""
     potential = config["potential"]
     return {
         "vesicle": sum(potential["vesicle_diameter_nm"]) / 4.0,
         "fiducial": sum(potential["gold_diameter_nm"]) / 4.0,
+        **project_radii_nm(PROJECT_OBJECTS),
     }
 
 

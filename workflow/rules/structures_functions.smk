@@ -27,7 +27,10 @@ def _all_structure_sources(wildcards):
 
 
 def structure_outputs(name):
-    """Every potential file and the Table 1 files of run ``name``."""
+    """Every potential file and the Table 1 files of run ``name`` (none for a copick project's
+    own classes: nothing is simulated and no template is built)."""
+    if PROJECT_OBJECTS:
+        return []
     maps = potential_paths(name)
     metadata = [path.replace(".mrc", ".json") for path in maps["proteins"]]
     tables = [

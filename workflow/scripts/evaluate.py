@@ -11,9 +11,13 @@ from tomobench.workflow_support import script_logger
 log = script_logger(snakemake)
 inputs, outputs = snakemake.input, snakemake.output
 settings = dict(snakemake.params.evaluation)
-truth = load_ground_truth(inputs.locations, inputs.occupancy)
+table = settings.get("class_table")  # a copick project's own classes (project_classes)
+truth = load_ground_truth(inputs.locations, inputs.occupancy,
+                          class_table=tuple(table) if table else None)
 if settings.get("radii_nm"):  # a copick source: the CZII radii of its pickable objects
     truth = dataclasses.replace(truth, radii_nm=dict(settings["radii_nm"]))
+if settings.get("czii_weights"):  # the CZII challenge's per-class weights
+    truth = dataclasses.replace(truth, czii_weights=dict(settings["czii_weights"]))
 log.info("ground truth %s: %d particles, volume %s", inputs.locations, len(truth.class_names),
          truth.volume_shape)
 result = evaluate_submission(

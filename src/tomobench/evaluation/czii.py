@@ -9,9 +9,13 @@ Per class, a candidate matches a ground-truth centre of the same class within
 - F-beta = (1+β²)·P·R / (β²·P + R) (0 when P + R = 0), β = 4 weighs recall heavily.
 
 Class labels match case-insensitively; candidates coordinates are used as given (no rounding,
-no clipping). 4V94 and vesicles are not scored (as in SHREC). The CZII challenge weighted its six
-classes; SHREC has no weights, so we report the micro F-beta (counts summed over classes) and the
-macro F-beta (mean over classes with ground truth).
+no clipping). 4V94 and vesicles are not scored (as in SHREC). We report the micro F-beta (counts
+summed over classes) and the macro F-beta (mean over classes with ground truth). The CZII
+challenge weighted its six classes (apo-ferritin 1, beta-amylase 0, beta-galactosidase 2,
+ribosome 1, thyroglobulin 2, virus-like-particle 1): with per-class ``weights`` (a copick
+project's, ``tomobench.project_classes``) the block adds the challenge's score,
+``fbeta_weighted = Σ_c w_c F_c / Σ_c w_c`` over the weighted classes (a class with no ground
+truth and no candidate has F = 0 there, as in the challenge); SHREC has no weights.
 
 Particle radii (:data:`PARTICLE_RADIUS_NM`): the radius of the sphere with the particle volume
 of the SHREC 2021 paper's Table 1 (density threshold 0.5), ``r = (3V / 4π)^(1/3)``
@@ -71,9 +75,10 @@ def fbeta_from_counts(tp: int, fp: int, fn: int, beta: float) -> dict:
 
 
 def czii_from_counts(counts: dict[str, dict], beta: float, radius_fraction: float,
-                     radii_nm: dict[str, float] | None = None) -> dict:
+                     radii_nm: dict[str, float] | None = None,
+                     weights: dict[str, float] | None = None) -> dict:
     """Assemble the CZII block from per-class ``{TP, FP, FN, support}`` counts (also used to sum
-    several tomograms)."""
+    several tomograms); with ``weights`` also ``fbeta_weighted`` and ``weights``."""
     per_class = {}
     for name, c in counts.items():
         per_class[name] = {**fbeta_from_counts(c["TP"], c["FP"], c["FN"], beta),
@@ -82,13 +87,27 @@ def czii_from_counts(counts: dict[str, dict], beta: float, radius_fraction: floa
             per_class[name]["radius_nm"] = radii_nm[name]
     totals = [sum(s[k] for s in per_class.values()) for k in ("TP", "FP", "FN")]
     macro = [s["fbeta"] for s in per_class.values() if s["support"] > 0]
-    return {
+    block = {
         "beta": beta,
         "radius_fraction": radius_fraction,
         "per_class": per_class,
         "fbeta_micro": fbeta_from_counts(*totals, beta)["fbeta"],
         "fbeta_macro": float(np.mean(macro)) if macro else math.nan,
     }
+    if weights:
+        block["weights"] = dict(weights)
+        block["fbeta_weighted"] = weighted_fbeta(per_class, weights)
+    return block
+
+
+def weighted_fbeta(per_class: dict[str, dict], weights: dict[str, float]) -> float:
+    """The challenge's score ``Σ w_c F_c / Σ w_c`` (a class absent from ``per_class``: F = 0;
+    NaN when every weight is 0)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return math.nan
+    return sum(w * per_class.get(name, {}).get("fbeta", 0.0) for name, w in weights.items()
+               ) / total
 
 
 def czii_score(
@@ -119,13 +138,15 @@ def czii_score(
     -------
     dict
         ``{beta, radius_fraction, per_class: {name: {TP, FP, FN, precision, recall, fbeta,
-        support, radius_nm}}, fbeta_micro, fbeta_macro}``.
+        support, radius_nm}}, fbeta_micro, fbeta_macro}``, and ``weights``, ``fbeta_weighted``
+        when ``truth.czii_weights`` is set.
     """
     radii = dict(PARTICLE_RADIUS_NM if truth.radii_nm is None else truth.radii_nm)
     if fiducial_radius_nm is not None:
         radii["fiducial"] = float(fiducial_radius_nm)
     radii.update(radii_nm or {})
-    classes = [n for n in truth.class_table if n != "background" and n not in EXCLUDED_CLASSES]
+    classes = [n for n in truth.class_table
+               if n and n != "background" and n not in EXCLUDED_CLASSES]
     truth_names = np.array(truth.class_names, dtype=object)
     upper = {name.upper(): name for name in classes}
     pick_names = np.array([upper.get(str(n).upper(), "") for n in picks["class_name"]],
@@ -140,4 +161,4 @@ def czii_score(
         tp, fp, fn = match_counts(truth.centres_zyx[truth_names == name],
                                   pick_zyx[pick_names == name], threshold)
         counts[name] = {"TP": tp, "FP": fp, "FN": fn}
-    return czii_from_counts(counts, beta, radius_fraction, radii)
+    return czii_from_counts(counts, beta, radius_fraction, radii, truth.czii_weights)

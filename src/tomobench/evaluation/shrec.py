@@ -210,7 +210,8 @@ def _classification(actual: np.ndarray, predicted: np.ndarray,
         "accuracy": float(np.trace(matrix) / total) if total else math.nan,
         "f1_macro": float(np.mean(scored_f1)) if scored_f1 else math.nan,
     }
-    absent = [n for i, n in enumerate(table) if n not in EXCLUDED_CLASSES and i not in present]
+    absent = [n for i, n in enumerate(table)
+              if n and n not in EXCLUDED_CLASSES and i not in present]  # "": an unused id
     warnings = []
     if absent:
         warnings.append(

@@ -59,6 +59,8 @@ class GroundTruth:
         project's pickable objects.
     radii_nm : dict, optional
         CZII particle radius per class (default: ``czii.PARTICLE_RADIUS_NM``).
+    czii_weights : dict, optional
+        CZII weight per class (the challenge's weighted F-beta; None: no weighted score).
     """
 
     class_names: tuple[str, ...]
@@ -71,6 +73,7 @@ class GroundTruth:
     occupancy_path: str = ""
     class_table: tuple[str, ...] = SHREC_CLASS_NAMES
     radii_nm: dict | None = None
+    czii_weights: dict | None = None
 
     def ids_at(self, points_zyx: np.ndarray) -> np.ndarray:
         """Dilated occupancy id at integer voxels ``(n, 3)`` inside the volume (see
@@ -135,7 +138,15 @@ def dilate_occupancy(occupancy: np.ndarray) -> np.ndarray:
     return ndimage.grey_dilation(occupancy, footprint=footprint, mode="reflect")
 
 
-def _normalise_truth_names(names: list[str], path: Path) -> tuple[str, ...]:
+def _normalise_truth_names(names: list[str], path: Path,
+                           class_table: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    if class_table is not None:  # a copick project's own classes: names as they are
+        known = [n for n in class_table[1:] if n]
+        for k, name in enumerate(names, start=1):
+            if name not in known:
+                raise InputError(f"{path}: particle {k} has class {name!r}, not a class of the "
+                                 f"run ({', '.join(known)})")
+        return tuple(names)
     normalised = []
     for k, name in enumerate(names, start=1):
         name = GROUND_TRUTH_ALIASES.get(name, name)
@@ -230,6 +241,7 @@ def load_ground_truth(
     slab_offset: int | str | None = "auto",
     volume_shape: tuple[int, int, int] | None = None,
     voxel_size_nm: float | None = None,
+    class_table: tuple[str, ...] | None = None,
 ) -> GroundTruth:
     """Read ``particle_locations.txt`` + ``occupancy_mask.mrc`` into the evaluation frame.
 
@@ -251,10 +263,13 @@ def load_ground_truth(
         whose depth equals the mask's x size (the SHREC convention).
     voxel_size_nm : float, optional
         Overrides the mask header (a header of 0 is read as 1 nm, SHREC's voxel size).
+    class_table : tuple of str, optional
+        Class name of each class id for a copick project's own classes
+        (:func:`tomobench.project_classes.class_table`); default the SHREC table.
     """
     locations_path, occupancy_path = Path(locations_path), Path(occupancy_path)
     frame = read_particle_locations(locations_path)
-    names = _normalise_truth_names(list(frame["class_name"]), locations_path)
+    names = _normalise_truth_names(list(frame["class_name"]), locations_path, class_table)
     occupancy, header_voxel_nm = read_mrc(occupancy_path)
     if occupancy.ndim != 3:
         raise InputError(f"{occupancy_path}: occupancy mask must be 3-D, got {occupancy.shape}")
@@ -301,6 +316,7 @@ def load_ground_truth(
         voxel_size_nm=float(voxel_size_nm),
         locations_path=str(locations_path),
         occupancy_path=str(occupancy_path),
+        class_table=tuple(class_table) if class_table is not None else SHREC_CLASS_NAMES,
     )
 
 

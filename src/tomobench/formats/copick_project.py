@@ -364,7 +364,9 @@ def load_ground_truth(root, run_name: str, *, user_id: str = TRUTH_USER,
     """A :class:`~tomobench.evaluation.truth.GroundTruth` of a copick run's truth points.
 
     ``voxel_size_A`` defaults to the run's only voxel spacing. Class ids are the positions of
-    the pickable objects sorted by label (the SHREC table for tomobench's own exports).
+    the pickable objects sorted by label (the SHREC table for tomobench's own exports). When
+    every particle object's ``metadata`` has a ``score_weight`` (as TopCUP writes the CZII
+    challenge's weights), they are the CZII weights (the weighted F-beta).
     """
     from tomobench.evaluation.truth import GroundTruth
 
@@ -398,12 +400,17 @@ def load_ground_truth(root, run_name: str, *, user_id: str = TRUTH_USER,
         occupancy = _ball_occupancy(points[["z", "y", "x"]].to_numpy(float), radii, shape)
         source = "balls of the copick object radii"
     radii_nm = {o.name: o.radius / 10.0 for o in objects if o.radius}
+    # the CZII challenge's class weights, when every object's metadata has one (TopCUP's key)
+    weights = {o.name: (o.metadata or {}).get("score_weight") for o in objects}
+    if not weights or any(w is None for w in weights.values()):
+        weights = None
     centres = np.rint(points[["z", "y", "x"]].to_numpy(float)).astype(np.int64).reshape(-1, 3)
     return GroundTruth(
         class_names=tuple(points["class_name"]), centres_zyx=centres, occupancy=occupancy,
         z_offset=0, volume_shape=shape, voxel_size_nm=voxel_size_A / 10.0,
         locations_path=f"{config_path} run {run_name} user {user_id}",
-        occupancy_path=source, class_table=table, radii_nm=radii_nm or None)
+        occupancy_path=source, class_table=table, radii_nm=radii_nm or None,
+        czii_weights=None if weights is None else {n: float(w) for n, w in weights.items()})
 
 
 def run_names(root, user_id: str | None = None, session_id: str | None = None) -> list[str]:

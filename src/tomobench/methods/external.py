@@ -298,10 +298,13 @@ def _fail(where: str, problem: str, log: str | None) -> PickError:
 
 
 def _class_lookup(allowed: Sequence[str]) -> dict[str, str]:
+    """Accepted label -> class name: each name (any case) and a SHREC class's id (a copick
+    project's own classes, ``tomobench.project_classes``, are accepted by name only)."""
     lookup = {}
     for name in allowed:
         lookup[name.upper()] = name
-        lookup[str(CLASS_ID[name])] = name
+        if name in CLASS_ID:
+            lookup[str(CLASS_ID[name])] = name
     return lookup
 
 

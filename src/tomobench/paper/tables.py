@@ -106,7 +106,8 @@ def combine_evaluations(results: Sequence[dict], resamples: int = 0,
                 for key in c:
                     c[key] += int(s[key])
         combined["czii"] = czii_from_counts(czii_counts, czii_blocks[0]["beta"],
-                                            czii_blocks[0]["radius_fraction"])
+                                            czii_blocks[0]["radius_fraction"],
+                                            weights=czii_blocks[0].get("weights"))
     return combined
 
 
@@ -211,8 +212,9 @@ def ranked(frame: pd.DataFrame, score: pd.Series) -> pd.DataFrame:
 
 
 def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
-    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta), with the
-    intervals of recall, precision and F1; ranked by F1, the controls last."""
+    """Table 3: one row per method (RR … F1, plus RO and the CZII micro F-beta, and the CZII
+    challenge's weighted F-beta when the run's classes have weights), with the intervals of
+    recall, precision and F1; ranked by F1, the controls last."""
     rows = {}
     for method, c in combined.items():
         loc = c["localization"]
@@ -222,6 +224,8 @@ def localization_table(combined: Mapping[str, dict]) -> pd.DataFrame:
             _with_interval(row, col, loc[key], intervals.get(key))
         czii = c.get("czii")
         row["CZII F-beta"] = czii["fbeta_micro"] if czii else math.nan
+        if czii and "fbeta_weighted" in czii:  # the challenge's per-class weights were given
+            row["CZII weighted F-beta"] = czii["fbeta_weighted"]
         rows[method] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "Method"
