@@ -5,6 +5,13 @@ default patch/batch size) and the time of sliding-window inference + post-proces
 512x512x200 tomogram (or a smaller one, extrapolated per voxel, when ``--size`` is given).
 
 Usage: ``.venv/bin/python benchmarks/learning.py [--threads 2] [--size Z Y X] [--steps 5]``
+
+``--precision`` compares CPU training paths instead: per kind of ``--config`` (its
+training recipe: network, batch and patch size), fp32 / fp32 channels-last / bf16 autocast
+(channels-last and not) optimiser steps, interleaved round-robin so that machine noise hits
+every path alike; prints median CPU ms per step (one thread), steps/s, Mvox/s and the ratios
+to fp32 and to fp32 channels-last (the training loop's fp32 path):
+``.venv/bin/python benchmarks/learning.py --precision --threads 1 --steps 7 [--kinds ...]``
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from tomobench.methods.learning.training import (
     CHANNELS_LAST,
     build_network,
     configure_threads,
+    cpu_bf16_supported,
     predict_maps,
 )
 
@@ -66,6 +74,78 @@ def training_throughput(kind_name: str, device: torch.device, steps: int) -> flo
         if step:  # the first step allocates and picks kernels
             times.append(time.perf_counter() - start)
     return int(np.prod(shape)) / statistics.median(times)
+
+
+#: CPU training paths compared by ``--precision``: (name, autocast bf16, channels-last 3D).
+PATHS = (("fp32", False, False), ("fp32-cl", False, True), ("bf16", True, False),
+         ("bf16-cl", True, True))
+
+
+def config_recipes(config_path: str) -> dict[str, dict]:
+    """``{kind: training keys}`` of the learned methods of a config file."""
+    import yaml
+
+    with open(config_path) as handle:
+        methods = yaml.safe_load(handle)["methods"]
+    return {m["kind"]: dict(m.get("training") or {}) for m in methods.values()
+            if m.get("kind") in KINDS}
+
+
+def _noise_batch(shape: tuple[int, ...], n_classes: int, channels_last: bool) -> dict:
+    generator = torch.Generator().manual_seed(0)
+    batch = {
+        "input": torch.randn(shape, generator=generator),
+        "segmentation": torch.randint(0, n_classes, (shape[0], *shape[2:]), generator=generator),
+        "denoised": torch.randn(shape, generator=generator),
+        "fiducial": (torch.rand(shape, generator=generator) < 0.01).float(),
+        "heatmap": torch.rand((shape[0], n_classes - 1, *shape[2:]), generator=generator),
+        # YOPO / CFN: centre markers (class channel at a particle centre, 0 elsewhere)
+        "centres": torch.zeros((shape[0], *shape[2:]), dtype=torch.long),
+    }
+    batch["centres"][:, shape[2] // 2, shape[3] // 2, shape[4] // 2] = torch.randint(
+        1, n_classes, (shape[0],), generator=generator)
+    fmt = CHANNELS_LAST if channels_last else torch.contiguous_format
+    return {k: v.contiguous(memory_format=fmt) if v.dim() == 5 else v for k, v in batch.items()}
+
+
+def precision_comparison(kind_name: str, training: dict, steps: int) -> list[str]:
+    """Median ms per optimiser step of each of ``PATHS`` (interleaved), as printed lines."""
+    kind = KINDS[kind_name]
+    params = kind.training_params(training)
+    patch = patch_shape_of(params["patch_voxels"])
+    shape = (int(params["batch_size"]), 1, *patch)
+    setups = {}
+    for name, bf16, channels_last in PATHS:
+        network = build_network(kind, params, N_CLASSES, seed=0)
+        if channels_last:
+            network = network.to(memory_format=CHANNELS_LAST)
+        optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
+        setups[name] = (network, optimizer, _noise_batch(shape, N_CLASSES, channels_last), bf16)
+    times: dict[str, list[float]] = {name: [] for name in setups}
+    for step in range(steps + 1):
+        for name, (network, optimizer, batch, bf16) in setups.items():
+            # CPU time of this (one-threaded) process: robust to other processes' load
+            start = time.process_time()
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=bf16):
+                outputs = network(batch["input"])
+            loss, _ = kind.loss(outputs, batch, params)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if step:  # the first step allocates and picks kernels
+                times[name].append(time.process_time() - start)
+    voxels = int(np.prod(shape))
+    reference = statistics.median(times["fp32"])
+    current = statistics.median(times["fp32-cl"])  # the training loop's fp32 path
+    lines = []
+    for name, values in times.items():
+        median = statistics.median(values)
+        lines.append(f"{kind_name:11s} {name:8s} batch {shape[0]} x {list(patch)} "
+                     f"(binning {params['input_binning']}): {median * 1e3:7.1f} ms/step "
+                     f"{1 / median:6.2f} steps/s {voxels / median / 1e6:6.3f} Mvox/s "
+                     f"x{reference / median:.2f} vs fp32, x{current / median:.2f} vs fp32-cl "
+                     f"(median CPU time of {len(values)})")
+    return lines
 
 
 def inference_time(kind_name: str, device: torch.device, size: tuple[int, int, int]
@@ -112,8 +192,22 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=3, default=(200, 512, 512),
                         metavar=("Z", "Y", "X"))
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--kinds", nargs="*", default=["deepfinder", "mc_ds_net"])
+    parser.add_argument("--kinds", nargs="*", default=None,
+                        help="default: deepfinder mc_ds_net (all of --config's with --precision)")
+    parser.add_argument("--precision", action="store_true",
+                        help="compare fp32 / bf16 / channels-last CPU training steps")
+    parser.add_argument("--config", default="config/config.yaml")
     args = parser.parse_args()
+    if args.precision:
+        configure_threads(torch.device("cpu"), args.threads)
+        recipes = config_recipes(args.config)
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, CPU "
+              f"{torch.backends.cpu.get_cpu_capability()}, native bf16 {cpu_bf16_supported()}")
+        for kind in args.kinds or list(recipes):
+            for line in precision_comparison(kind, recipes.get(kind, {}), args.steps):
+                print(line, flush=True)
+        return
+    args.kinds = args.kinds or ["deepfinder", "mc_ds_net"]
     devices = [torch.device("cpu")]
     if torch.cuda.is_available():
         devices.append(torch.device("cuda"))

@@ -7,6 +7,10 @@ on ``--train`` with ``--val`` for model selection and post-processing tuning, pi
 
 Usage: ``.venv/bin/python benchmarks/learning_default.py --run results/default --kind yopo
 [--training '{"steps": 300}'] [--inference '{}'] [--threads 2] [--out result.json]``
+
+``--compare <run>/evaluation/<Method>`` also scores that method's evaluations of the same test
+tomograms (pooled alike) and prints both with 95 % bootstrap intervals (1000 resamples of the
+pooled units); ``--load-checkpoint`` picks with a saved checkpoint instead of training.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 import torch
 import yaml
 
-from tomobench.evaluation.bootstrap import Units, point_estimates
+from tomobench.evaluation.bootstrap import Units, bootstrap_intervals, point_estimates
 from tomobench.evaluation.shrec import score_picks
 from tomobench.evaluation.truth import load_ground_truth_folder
 from tomobench.methods.learning import load_tomogram, pick, train
@@ -47,6 +51,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--out", default=None, help="write the report and estimates (JSON)")
     parser.add_argument("--checkpoint", default=None, help="save the trained checkpoint here")
+    parser.add_argument("--load-checkpoint", default=None, help="pick with this checkpoint")
+    parser.add_argument("--compare", default=None,
+                        help="an evaluation folder (model_<i>.json) to score alongside")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -54,11 +61,16 @@ def main() -> None:
         folder = Path(args.run) / "data" / f"model_{index}"
         return load_tomogram({k: folder / f for k, f in FILES.items()}, name=f"model_{index}")
 
-    training = [load(i) for i in args.train.split(",")]
-    validation = [load(i) for i in args.val.split(",") if i]
     start = time.perf_counter()
-    checkpoint, report = train(args.kind, yaml.safe_load(args.training), training, validation,
-                               seed=args.seed, threads=args.threads)
+    if args.load_checkpoint:
+        checkpoint = torch.load(args.load_checkpoint, map_location="cpu", weights_only=True)
+        report = {"best_step": checkpoint["best_step"], "history": [],
+                  "tuned_inference": checkpoint["tuned_inference"]}
+    else:
+        training = [load(i) for i in args.train.split(",")]
+        validation = [load(i) for i in args.val.split(",") if i]
+        checkpoint, report = train(args.kind, yaml.safe_load(args.training), training,
+                                   validation, seed=args.seed, threads=args.threads)
     train_s = time.perf_counter() - start
     if args.checkpoint:
         torch.save(checkpoint, args.checkpoint)
@@ -84,6 +96,19 @@ def main() -> None:
     print("  history", [(h["step"], round(h["training_loss"], 3),
                          round(h.get("validation_loss", float("nan")), 3))
                         for h in report["history"]])
+    pooled = Units.concatenate(units)
+    rows = [("this run", pooled)]
+    if args.compare:
+        rows.append((args.compare, Units.concatenate([
+            Units.from_json(json.loads((Path(args.compare) / f"model_{i}.json").read_text())[
+                "units"]) for i in args.test.split(",")])))
+    for label, pooled_units in rows:
+        point = point_estimates(pooled_units)
+        ci = bootstrap_intervals(pooled_units, 1000, np.random.default_rng(args.seed))
+        f1_ci, class_ci = ci["localization"]["F1"], ci["size_group_f1"]["all"]
+        print(f"  {label}: localization F1 {point['F1']:.3f} [{f1_ci[0]:.3f}, {f1_ci[1]:.3f}]; "
+              f"mean protein-class F1 {point['group:all']:.3f} [{class_ci[0]:.3f}, "
+              f"{class_ci[1]:.3f}] (95 % bootstrap, tomograms {args.test} pooled)")
     if args.out:
         Path(args.out).write_text(json.dumps({"report": report, "estimates": estimates,
                                               "train_s": train_s, "pick_s": pick_s},

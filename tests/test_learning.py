@@ -21,6 +21,7 @@ from tomobench.methods.learning import (
     save_checkpoint,
     train,
 )
+from tomobench.methods.learning import training as training_module
 from tomobench.methods.learning.augment import AUGMENT_MODES, augment, draw_transform
 from tomobench.methods.learning.data import bin_tomogram
 from tomobench.methods.learning.inference import sliding_window
@@ -164,6 +165,45 @@ def test_training_is_deterministic_and_resumable(tomograms, tmp_path):
     for key, value in uninterrupted["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key])
     assert report["best_step"] in (3, 6)
+
+
+def test_cpu_precision_is_resolved_from_the_config_and_the_cpu(monkeypatch):
+    cpu = torch.device("cpu")
+    assert training_module.resolve_precision({"cpu_precision": "fp32"}, cpu) == "fp32"
+    monkeypatch.setattr(training_module, "cpu_bf16_supported", lambda: False)
+    assert training_module.resolve_precision({"cpu_precision": "auto"}, cpu) == "fp32"
+    with pytest.raises(InputError, match="cpu_precision: bf16 asked for"):
+        training_module.resolve_precision({"cpu_precision": "bf16"}, cpu)
+    with pytest.raises(InputError, match="cpu_precision must be one of"):
+        training_module.resolve_precision({"cpu_precision": "fp16"}, cpu)
+    monkeypatch.setattr(training_module, "cpu_bf16_supported", lambda: True)
+    assert training_module.resolve_precision({"cpu_precision": "auto"}, cpu) == "bf16"
+    # CUDA follows mixed_precision, whatever cpu_precision says
+    cuda = torch.device("cuda")
+    assert training_module.resolve_precision({"cpu_precision": "fp32"}, cuda) == "bf16"
+    assert training_module.resolve_precision({"mixed_precision": False}, cuda) == "fp32"
+
+
+@pytest.mark.skipif(not training_module.cpu_bf16_supported(), reason="no native bf16 on CPU")
+def test_bf16_training_is_recorded_reproducible_and_not_fp32(tomograms):
+    training = {**TINY_TRAINING, "steps": 4, "validation_interval": 2, "cpu_precision": "bf16"}
+    first, report = train("deepfinder", training, tomograms[:1], tomograms[2:], seed=7,
+                          threads=1)
+    second, _ = train("deepfinder", training, tomograms[:1], tomograms[2:], seed=7, threads=1)
+    fp32, fp32_report = train("deepfinder", {**training, "cpu_precision": "fp32"},
+                              tomograms[:1], tomograms[2:], seed=7, threads=1)
+    assert report["compute"]["precision"] == "bf16"
+    assert report["compute"]["memory_format"] == "channels_last_3d"
+    assert report["compute"]["torch_version"] == torch.__version__
+    assert fp32_report["compute"]["precision"] == "fp32"
+    for key, value in first["state_dict"].items():
+        assert torch.equal(value, second["state_dict"][key])
+    # autocast really ran: bf16 rounding moves the weights (same draws, same steps)
+    assert not all(torch.equal(value, fp32["state_dict"][key])
+                   for key, value in first["state_dict"].items())
+    first_picks = pick(first, tomograms[2].reconstruction, TINY_INFERENCE, threads=1)
+    second_picks = pick(second, tomograms[2].reconstruction, TINY_INFERENCE, threads=1)
+    pd.testing.assert_frame_equal(first_picks, second_picks)
 
 
 def test_checkpoint_round_trip_weights_only(tomograms, tmp_path):

@@ -38,7 +38,9 @@ COMMON_TRAINING_DEFAULTS: dict[str, Any] = {
                                   # to (median particle volume)^-power (0 = uniform)
     "shift_voxels": 8,            # max random offset of a patch centre from its particle
     "augment": "wedge",           # none | wedge | wedge_mirror | extended (augment.py)
-    "mixed_precision": True,      # bfloat16 autocast on CUDA (ignored on CPU)
+    "mixed_precision": True,      # bfloat16 autocast on CUDA
+    "cpu_precision": "fp32",      # fp32 | bf16 | auto: bfloat16 autocast on CPU (auto: where
+                                  # the CPU has native bf16); training, validation and inference
     "class_weight_power": 0.0,    # cross-entropy weight of class c: (f_background / f_c)^power
     "class_weight_cap": 100.0,    # ... at most this (f = voxel share in the training targets)
     "ema_decay": 0.0,             # exponential moving average of the weights (0 = off)

@@ -53,6 +53,47 @@ logger = logging.getLogger(__name__)
 CHANNELS_LAST = torch.channels_last_3d
 
 
+#: ``training.cpu_precision`` values: fp32, bf16 (autocast; InputError where the CPU lacks
+#: native bfloat16), auto (bf16 where the CPU has it, else fp32).
+CPU_PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU runs bfloat16 convolutions natively (AVX-512 BF16 or AMX via oneDNN);
+    without it bf16 autocast is emulated and slower than fp32."""
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(torch.backends.mkldnn.is_available() and (
+        (probe is not None and probe()) or (amx is not None and amx())))
+
+
+def resolve_precision(params: dict, device: torch.device) -> str:
+    """``"bf16"`` or ``"fp32"``: the autocast dtype of a run on ``device`` (CUDA:
+    ``mixed_precision``; CPU: ``cpu_precision``)."""
+    if device.type == "cuda":
+        return "bf16" if bool(params.get("mixed_precision", True)) else "fp32"
+    choice = str(params.get("cpu_precision", "fp32"))
+    if choice not in CPU_PRECISIONS:
+        raise InputError(f"training.cpu_precision must be one of {', '.join(CPU_PRECISIONS)}, "
+                         f"got {choice!r}")
+    if choice == "bf16" and not cpu_bf16_supported():
+        raise InputError("training.cpu_precision: bf16 asked for but this CPU has no native "
+                         "bfloat16 (AVX-512 BF16 / AMX); use fp32 or auto")
+    if choice == "auto":
+        return "bf16" if cpu_bf16_supported() else "fp32"
+    return choice
+
+
+def compute_path(precision: str, device: torch.device) -> dict:
+    """What ran, for ``training.json``: precision, memory format, torch version, CPU flags."""
+    path = {"precision": precision, "memory_format": "channels_last_3d",
+            "torch_version": torch.__version__, "device": str(device)}
+    if device.type == "cpu":
+        path["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        path["cpu_bf16"] = cpu_bf16_supported()
+    return path
+
+
 def configure_threads(device: torch.device, threads: int) -> None:
     """On CPU use exactly ``threads`` intra-op threads (Snakemake's ``threads``)."""
     if device.type == "cpu" and threads > 0:
@@ -358,7 +399,8 @@ def train(
                                  betas=(0.9, 0.999))
     scheduler = _scheduler(optimizer, params)
     ema = _ema(network, float(params["ema_decay"]))
-    autocast = bool(params["mixed_precision"]) and device.type == "cuda"
+    precision = resolve_precision(params, device)
+    autocast = precision == "bf16"
     names = [t.name for t in training_tomograms] + [f"val:{t.name}" for t in
                                                      validation_tomograms]
     fingerprint = _fingerprint(kind.name, params, seed, names)
@@ -442,6 +484,7 @@ def train(
         # reproducible at a fixed count (Snakemake's threads of train_learning)
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
+        "compute": compute_path(precision, device),
     }
     if state_path:
         Path(state_path).unlink(missing_ok=True)
@@ -576,7 +619,7 @@ def predict_maps(checkpoint: dict, volume: np.ndarray, inference: dict,
             forward, volume, kind.heads, patch_shape,
             overlap=int(params["overlap_voxels"]), margin=int(params["margin_voxels"]),
             alignment=alignment, batch_size=int(params["batch_size"]), device=device,
-            autocast=device.type == "cuda" and bool(checkpoint["training"]["mixed_precision"]),
+            autocast=resolve_precision(checkpoint["training"], device) == "bf16",
             progress=progress,
         )
 
