@@ -10,7 +10,6 @@ include: "paper_functions.smk"
 
 rule table1_structures:
     input:
-        caption=caption_file("table", 1),
         structures=_all_structure_sources,
     output:
         **table_outputs(1),
@@ -24,6 +23,7 @@ rule table1_structures:
     resources:
         mem_mb=table1_mem_mb,
     params:
+        caption=caption_text("table", 1),
         code=code("table1_structures.py"),
         classes=PROTEIN_CLASSES,
         options=_potential_options(),
@@ -35,7 +35,6 @@ rule table1_structures:
 rule table_particle_counts:
     input:
         unpack(test_particle_locations),
-        caption=caption_file("table", 2),
         snr=snr_files,
     output:
         **table_outputs(2),
@@ -49,6 +48,7 @@ rule table_particle_counts:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("table", 2),
         code=code("table_particle_counts.py"),
         tomograms=[f"model_{i}" for i in TEST_IDS],
     script:
@@ -57,7 +57,6 @@ rule table_particle_counts:
 
 rule table_localization:
     input:
-        caption=caption_file("table", 3),
         evaluations=evaluation_files,
     output:
         **table_outputs(3),
@@ -71,6 +70,7 @@ rule table_localization:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("table", 3),
         code=code("table_localization.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
@@ -81,7 +81,6 @@ rule table_localization:
 
 rule table_class_f1:
     input:
-        caption=caption_file("table", 4),
         evaluations=evaluation_files,
     output:
         **table_outputs(4),
@@ -95,6 +94,7 @@ rule table_class_f1:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("table", 4),
         code=code("table_class_f1.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
@@ -105,7 +105,6 @@ rule table_class_f1:
 
 rule table_size_groups:
     input:
-        caption=caption_file("table", 5),
         potentials=potential_metadata,
     output:
         **table_outputs(5),
@@ -119,6 +118,7 @@ rule table_size_groups:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("table", 5),
         code=code("table_size_groups.py"),
     script:
         "../scripts/table_size_groups.py"
@@ -126,7 +126,6 @@ rule table_size_groups:
 
 rule table_size_group_f1:
     input:
-        caption=caption_file("table", 6),
         evaluations=evaluation_files,
     output:
         **table_outputs(6),
@@ -140,6 +139,7 @@ rule table_size_group_f1:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("table", 6),
         code=code("table_size_group_f1.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
@@ -150,7 +150,6 @@ rule table_size_group_f1:
 
 rule table_timings:
     input:
-        caption=caption_file("table", 7),
         benchmarks=timing_files,
     output:
         **table_outputs(7),
@@ -164,6 +163,7 @@ rule table_timings:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("table", 7),
         code=code("table_timings.py"),
         benchmarks=timing_benchmarks,
         paper_names=paper_names(),
@@ -174,7 +174,6 @@ rule table_timings:
 rule figure_central_slice:
     input:
         unpack(central_slice_picks),
-        caption=caption_file("figure", 4),
         reconstruction=model_file("reconstruction", TEST_IDS[0]),
         locations=model_file("particle_locations", TEST_IDS[0]),
     output:
@@ -189,6 +188,7 @@ rule figure_central_slice:
     resources:
         mem_mb=tomogram_mem_mb,
     params:
+        caption=caption_text("figure", 4),
         code=code("figure_central_slice.py"),
         methods=list(METHODS),
         tomogram=f"model_{TEST_IDS[0]}",
@@ -199,7 +199,6 @@ rule figure_central_slice:
 
 rule figure_cumulative_f1:
     input:
-        caption=caption_file("figure", 9),
         evaluations=evaluation_files,
     output:
         **figure_outputs(9),
@@ -213,6 +212,7 @@ rule figure_cumulative_f1:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("figure", 9),
         code=code("figure_cumulative_f1.py"),
         evaluations=method_evaluations,
     script:
@@ -221,7 +221,6 @@ rule figure_cumulative_f1:
 
 rule figure_f1_vs_weight:
     input:
-        caption=caption_file("figure", 10),
         evaluations=evaluation_files,
         potentials=potential_metadata,
     output:
@@ -236,6 +235,7 @@ rule figure_f1_vs_weight:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("figure", 10),
         code=code("figure_f1_vs_weight.py"),
         bootstrap=bootstrap_params(),
         evaluations=method_evaluations,
@@ -245,7 +245,6 @@ rule figure_f1_vs_weight:
 
 rule figure_confusion_matrices:
     input:
-        caption=caption_file("figure", 11),
         evaluations=evaluation_files,
         potentials=potential_metadata,
     output:
@@ -260,6 +259,7 @@ rule figure_confusion_matrices:
     resources:
         mem_mb=1000,
     params:
+        caption=caption_text("figure", 11),
         code=code("figure_confusion_matrices.py"),
         evaluations=method_evaluations,
     script:

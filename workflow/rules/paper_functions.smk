@@ -61,6 +61,12 @@ def caption_file(kind, number):
     return str(REPORT_DIR / f"{kind}{number}.rst")
 
 
+def caption_text(kind, number):
+    """The caption's text, a rule's param: an edit reruns that rule, and unlike an input path
+    inside the repository it does not change with the clone the workflow runs from."""
+    return Path(caption_file(kind, number)).read_text(encoding="utf-8")
+
+
 def report_section(kind, number, topic, numbers):
     """Report subcategory of a table or figure, e.g. 'Figure  4: central slice ...'."""
     width = max(len(str(n)) for n in numbers)

@@ -17,5 +17,5 @@ figure = central_slice_figure(tomogram, truth, picks, voxel_size_nm=voxel_size_n
                               title=f"{params.tomogram}: central slice, circles ground truth, "
                                     "crosses picks")
 save_figure(figure, output.png, output.pdf)
-write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.input.caption,
+write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.params.caption,
                   title="Figure 4: central slice with picks")

@@ -16,5 +16,5 @@ weights_kda = read_molecular_weights(inputs.potentials)
 confusions = {method: c["confusion"] for method, c in combined.items()}
 log.info("confusion matrices of %s", list(confusions))
 save_figure(confusion_matrices_figure(confusions, weights_kda), output.png, output.pdf)
-write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.input.caption,
+write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.params.caption,
                   title="Figure 11: confusion matrices")

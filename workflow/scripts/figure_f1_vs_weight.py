@@ -15,5 +15,5 @@ class_f1 = tables.class_f1_table(tables.combine_methods(params.evaluations, **pa
 weights_kda = read_molecular_weights(inputs.potentials)
 log.info("molecular weights (kDa): %s", weights_kda)
 save_figure(f1_vs_weight_figure(class_f1, weights_kda), output.png, output.pdf)
-write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.input.caption,
+write_figure_page(snakemake.output.png, snakemake.output.html, snakemake.params.caption,
                   title="Figure 10: F1 against molecular weight")

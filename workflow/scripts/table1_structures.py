@@ -2,7 +2,7 @@
 
 
 from tomobench.atomic import write_text_atomic
-from tomobench.paper.tables import read_caption, to_html
+from tomobench.paper.tables import caption_html, to_html
 from tomobench.structures.compute import table1_row
 from tomobench.structures.potential import PotentialOptions
 from tomobench.structures.table1 import (
@@ -29,5 +29,5 @@ write_text_atomic(snakemake.output.md, to_markdown(table))
 write_text_atomic(snakemake.output.tex, to_latex(table))
 caption = "Table 1: structures, tomobench / paper (relative difference)"
 write_text_atomic(snakemake.output.html, to_html(
-    display_table(table), caption=caption, description=read_caption(snakemake.input.caption)))
+    display_table(table), caption=caption, description=caption_html(snakemake.params.caption)))
 log.info("done")

@@ -5,7 +5,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 params, output = snakemake.params, snakemake.output
-description = tables.read_caption(snakemake.input.caption)
+description = tables.caption_html(snakemake.params.caption)
 ours = tables.class_f1_table(tables.combine_methods(params.evaluations, **params.bootstrap))
 log.info("table 4:\n%s", ours.to_string())
 tables.write_table(ours, output.csv, caption="Per-class F1 (SHREC 2021 Table 4), tomobench",

@@ -5,7 +5,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 params, output = snakemake.params, snakemake.output
-description = tables.read_caption(snakemake.input.caption)
+description = tables.caption_html(snakemake.params.caption)
 combined = tables.combine_methods(params.evaluations, **params.bootstrap)
 ours = tables.localization_table(combined)
 log.info("table 3:\n%s", ours.to_string())

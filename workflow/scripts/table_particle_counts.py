@@ -10,7 +10,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 inputs, params, output = snakemake.input, snakemake.params, snakemake.output
-description = tables.read_caption(inputs.caption)
+description = tables.caption_html(params.caption)
 locations = {name: read_particle_locations(inputs[name]) for name in params.tomograms}
 snr = {Path(path).parent.name: read_json(path) for path in inputs.snr}
 ours = tables.particle_count_table(locations, snr)

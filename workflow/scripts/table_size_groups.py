@@ -6,7 +6,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 output = snakemake.output
-description = tables.read_caption(snakemake.input.caption)
+description = tables.caption_html(snakemake.params.caption)
 weights_kda = read_molecular_weights(snakemake.input.potentials)
 log.info("molecular weights (kDa): %s", weights_kda)
 ours = tables.size_group_table(weights_kda)

@@ -5,7 +5,7 @@ from tomobench.workflow_support import script_logger
 
 log = script_logger(snakemake)
 params, output = snakemake.params, snakemake.output
-description = tables.read_caption(snakemake.input.caption)
+description = tables.caption_html(snakemake.params.caption)
 stages = params.benchmarks
 ours = timings.timing_table(stages["training"], stages["inference"])
 log.info("table 7:\n%s", ours.to_string())

@@ -49,13 +49,14 @@ def save_figure(figure: Figure, png_path: str | os.PathLike,
 
 
 def write_figure_page(png_path: str | os.PathLike, html_path: str | os.PathLike,
-                      caption_path: str | os.PathLike, *, title: str) -> None:
-    """Write the HTML page of a saved figure: the PNG with its report caption below it."""
+                      caption_rst: str, *, title: str) -> None:
+    """Write the HTML page of a saved figure: the PNG with its report caption
+    (reStructuredText) below it."""
     from tomobench.atomic import write_text_atomic
-    from tomobench.paper.tables import figure_html, read_caption
+    from tomobench.paper.tables import caption_html, figure_html
 
     write_text_atomic(html_path, figure_html(png_path, title=title,
-                                             description=read_caption(caption_path)))
+                                             description=caption_html(caption_rst)))
 
 
 def panel_axes(figure: Figure, count: int, columns: int | None = None) -> list:

@@ -493,11 +493,6 @@ def caption_html(rst: str) -> str:
         "report_level": 5, "halt_level": 5, "embed_stylesheet": False})["body"]
 
 
-def read_caption(path: str | os.PathLike) -> str:
-    """The report caption file ``path`` (reStructuredText) as an HTML fragment."""
-    return caption_html(Path(path).read_text(encoding="utf-8"))
-
-
 def _html_cell(value: str, kind: str) -> str:
     """One cell; an interval ``0.630 [0.570, 0.690]`` is split onto a second, smaller line."""
     from html import escape
