@@ -342,7 +342,11 @@ def test_pick_reads_and_writes_copick(tiny_run, tmp_path, capsys):
     config = project / "copick_config.json"
     assert main(["pick", "--run", str(run), "--method", "DeepFinder", "--copick", str(config),
                  "--copick-run", "model_2", "--out", str(config), "--copick-user", "df-pick",
-                 "--device", "cpu"]) == 0
+                 "--device", "cpu"]) == 2  # the export holds wbp and grandmodel: name one
+    assert "--tomo-type" in capsys.readouterr().err
+    assert main(["pick", "--run", str(run), "--method", "DeepFinder", "--copick", str(config),
+                 "--copick-run", "model_2", "--tomo-type", "wbp", "--out", str(config),
+                 "--copick-user", "df-pick", "--device", "cpu"]) == 0
     root = copick_project.open_project(config)
     ours = copick_project.load_picks(root, "model_2", "df-pick", None, 10.0)
     reference = read_picks(run / "picks" / "DeepFinder" / "model_2.txt")

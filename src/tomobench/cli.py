@@ -641,7 +641,8 @@ def _add_pick_command(commands) -> None:
     source.add_argument("--copick", type=Path, metavar="CONFIG",
                         help="copick configuration (.json) holding the tomogram")
     source.add_argument("--copick-run", metavar="RUN", help="copick run of the tomogram")
-    source.add_argument("--tomo-type", metavar="TYPE", help="copick tomogram type (default: any)")
+    source.add_argument("--tomo-type", metavar="TYPE",
+                        help="copick tomogram type (default: the run's only type)")
     source.add_argument("--voxel-size-nm", type=_positive, metavar="NM",
                         help="the tomogram's voxel size (default: the MRC header, which this "
                              "replaces; for copick the run's "

@@ -335,8 +335,16 @@ def _volume_shape(run, voxel_size_A: float, tomo_type: str | None) -> tuple[int,
 def load_tomogram(root, run_name: str, voxel_size_A: float,
                   tomo_type: str | None = None) -> tuple[np.ndarray, float]:
     """A run's tomogram (full-resolution level of the OME-Zarr pyramid) as the pickers take it:
-    float32 ``(z, y, x)`` and its voxel size in nm."""
-    tomogram = _tomogram(_run(root, run_name), voxel_size_A, tomo_type)
+    float32 ``(z, y, x)`` and its voxel size in nm. Without ``tomo_type`` the run must hold one
+    tomogram type at that spacing (a tomobench export holds two: ``wbp`` and ``grandmodel``)."""
+    run = _run(root, run_name)
+    if not tomo_type:
+        spacing = run.get_voxel_spacing(voxel_size_A)
+        types = sorted({t.tomo_type for t in ([] if spacing is None else spacing.tomograms)})
+        if len(types) > 1:
+            raise InputError(f"copick run {run_name!r} has tomograms of types {types} at "
+                             f"{voxel_size_A:g} Å; name one (--tomo-type)")
+    tomogram = _tomogram(run, voxel_size_A, tomo_type)
     return tomogram.numpy().astype(np.float32, copy=False), voxel_size_A / 10.0
 
 
