@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from learning import _noise_batch  # benchmarks/learning.py: the same synthetic batch
 
 from tomobench.fourier import missing_wedge
 from tomobench.methods.learning import KINDS
@@ -156,23 +157,6 @@ def measure_tm_rotation(config: dict, rotations: int) -> tuple[float, tuple[int,
     return seconds / rotations, shape
 
 
-def _noise_batch(shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    batch = {
-        "input": torch.randn(shape, generator=generator),
-        "segmentation": torch.randint(0, N_CLASSES, (shape[0], *shape[2:]), generator=generator),
-        "denoised": torch.randn(shape, generator=generator),
-        "fiducial": (torch.rand(shape, generator=generator) < 0.01).float(),
-        "heatmap": torch.rand((shape[0], N_CLASSES - 1, *shape[2:]), generator=generator),
-        # YOPO / CFN: centre markers (class channel at a particle centre, 0 elsewhere)
-        "centres": torch.zeros((shape[0], *shape[2:]), dtype=torch.long),
-    }
-    batch["centres"][:, shape[2] // 2, shape[3] // 2, shape[4] // 2] = torch.randint(
-        1, N_CLASSES, (shape[0],), generator=generator)
-    return {k: v.contiguous(memory_format=CHANNELS_LAST) if v.dim() == 5 else v
-            for k, v in batch.items()}
-
-
 def _measured_patch(kind, params: dict) -> tuple[int, int, int]:
     patch = patch_shape_of(params["patch_voxels"])
     if math.prod(patch) <= MAX_MEASURED_VOXELS:
@@ -194,7 +178,7 @@ def measure_training_step(kind_name: str, training: dict, steps: int) -> dict:
     for name, bf16 in paths:
         network = build_network(kind, params, N_CLASSES, seed=0).to(memory_format=CHANNELS_LAST)
         setups[name] = (network, torch.optim.Adam(network.parameters(), lr=1e-4), bf16)
-    batch = _noise_batch((1, 1, *patch))
+    batch = _noise_batch((1, 1, *patch), N_CLASSES, channels_last=True)
     times: dict[str, list[float]] = {name: [] for name in setups}
     for step in range(steps + 1):
         for name, (network, optimizer, bf16) in setups.items():  # interleaved
